@@ -1,0 +1,7 @@
+"""charlstm: a character-level LSTM language model written by hand in NumPy."""
+
+from .errors import CharlstmError
+from .model import CharLSTM, ModelConfig
+
+__version__ = "0.1.0"
+__all__ = ["CharLSTM", "ModelConfig", "CharlstmError", "__version__"]

@@ -1,0 +1,203 @@
+"""The character-level language model: embedding -> L recurrent layers -> affine -> softmax.
+
+    x (N, T) ids -> embed (N, T, E) -> [dropout] -> layer 0 (N, T, H) -> [dropout] -> ...
+      -> layer L-1 (N, T, H) -> [dropout] -> affine (N, T, V) -> softmax cross-entropy
+
+Parameters live in one flat, ordered ``dict`` with stable names, which the optimizers,
+the checkpoints and the gradient check all use:
+
+    embed            (V, E)
+    layer{l}.Wx      (D_l, G*H)   D_0 = E, D_l = H after; G = 4 for lstm, 1 for rnn
+    layer{l}.Wh      (H, G*H)
+    layer{l}.b       (G*H,)
+    out.W            (H, V)
+    out.b            (V,)
+
+The recurrent state is a pair (h, c) of arrays (L, N, H); a vanilla RNN ignores c.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from . import layers as Ls
+from .errors import ConfigError
+
+
+CELLS = ("lstm", "rnn")
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    vocab_size: int
+    hidden_size: int = 256
+    num_layers: int = 2
+    cell: str = "lstm"
+    embed_size: int = 64
+    dropout: float = 0.0
+
+    def validate(self):
+        """Raise ConfigError with a user-facing message for an impossible configuration."""
+        if self.vocab_size < 1:
+            raise ConfigError(f"vocab size must be at least 1, got {self.vocab_size}")
+        if self.hidden_size < 1:
+            raise ConfigError(f"--hidden-size must be at least 1, got {self.hidden_size}")
+        if self.num_layers < 1:
+            raise ConfigError(f"--layers must be at least 1, got {self.num_layers}")
+        if self.embed_size < 1:
+            raise ConfigError(f"--embed-size must be at least 1, got {self.embed_size}")
+        if self.cell not in CELLS:
+            raise ConfigError(f"--cell must be one of {', '.join(CELLS)}, got {self.cell!r}")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ConfigError(f"--dropout must be in [0, 1), got {self.dropout}")
+        return self
+
+    def to_dict(self):
+        return asdict(self)
+
+
+def init_params(cfg: ModelConfig, rng: np.random.Generator, dtype=np.float32):
+    """Fresh parameters: weights ~ N(0, 1/fan_in), biases 0, LSTM forget-gate bias 1.
+
+    Scaling by fan-in keeps every pre-activation near unit variance at the start, and a
+    forget bias of 1 starts the cell state remembering (Jozefowicz et al., 2015).
+    """
+    V, E, H = cfg.vocab_size, cfg.embed_size, cfg.hidden_size
+    G = 4 if cfg.cell == "lstm" else 1
+
+    def normal(fan_in, *shape):
+        return (rng.standard_normal(shape) / np.sqrt(fan_in)).astype(dtype)
+
+    p = {"embed": rng.standard_normal((V, E)).astype(dtype)}
+    for l in range(cfg.num_layers):
+        D = E if l == 0 else H
+        p[f"layer{l}.Wx"] = normal(D, D, G * H)
+        p[f"layer{l}.Wh"] = normal(H, H, G * H)
+        b = np.zeros(G * H, dtype=dtype)
+        if cfg.cell == "lstm":
+            b[H:2 * H] = 1.0                           # forget gate
+        p[f"layer{l}.b"] = b
+    p["out.W"] = normal(H, H, V)
+    p["out.b"] = np.zeros(V, dtype=dtype)
+    return p
+
+
+class CharLSTM:
+    """A multi-layer LSTM (or tanh RNN) language model over characters.
+
+    >>> m = CharLSTM(ModelConfig(vocab_size=65, hidden_size=128), seed=0)
+    >>> loss, grads, state = m.loss_and_grads(x, y, m.init_state(N))   # x, y (N, T) ids
+
+    ``dtype`` float32 for training, float64 for gradient checks.
+    """
+
+    def __init__(self, cfg: ModelConfig, seed: int | None = 0, dtype=np.float32,
+                 params: dict | None = None):
+        self.cfg = cfg.validate()
+        self.dtype = np.dtype(dtype)
+        self.params = params if params is not None else init_params(
+            cfg, np.random.default_rng(seed), self.dtype)
+        self.dropout_rng = np.random.default_rng(None if seed is None else seed + 1)
+
+    # ------------------------------------------------------------------ bookkeeping
+    @property
+    def num_params(self):
+        return int(sum(p.size for p in self.params.values()))
+
+    def init_state(self, N):
+        """Zero hidden and cell state: (h, c), each (L, N, H)."""
+        shape = (self.cfg.num_layers, N, self.cfg.hidden_size)
+        return np.zeros(shape, self.dtype), np.zeros(shape, self.dtype)
+
+    # ------------------------------------------------------------------ training
+    def _forward(self, x, state, drop):
+        """Forward pass keeping caches: logits (N, T, V), (hT, cT), caches."""
+        cfg, p = self.cfg, self.params
+        h0, c0 = state
+        out, emb_cache = Ls.embedding_forward(x, p["embed"])
+        out, mask = Ls.dropout_forward(out, drop, self.dropout_rng)
+        layer_caches, masks = [], [mask]
+        hT, cT = np.empty_like(h0), np.empty_like(c0)
+        for l in range(cfg.num_layers):
+            Wx, Wh, b = p[f"layer{l}.Wx"], p[f"layer{l}.Wh"], p[f"layer{l}.b"]
+            if cfg.cell == "lstm":
+                out, hT[l], cT[l], cache = Ls.lstm_forward(out, h0[l], c0[l], Wx, Wh, b)
+            else:
+                out, hT[l], cache = Ls.rnn_forward(out, h0[l], Wx, Wh, b)
+                cT[l] = c0[l]
+            layer_caches.append(cache)
+            out, mask = Ls.dropout_forward(out, drop, self.dropout_rng)
+            masks.append(mask)
+        logits, aff_cache = Ls.temporal_affine_forward(out, p["out.W"], p["out.b"])
+        return logits, (hT, cT), (emb_cache, layer_caches, masks, aff_cache)
+
+    def forward_backward(self, x, y, state, train=True):
+        """Loss, parameter gradients, final state and the gradient of the initial state.
+
+        x, y (N, T) integer ids (y is x shifted by one); state (h0, c0) each (L, N, H).
+        ``train`` turns dropout on. Returns
+        loss (float), grads (dict like params), (hT, cT), (dh0, dc0).
+        """
+        drop = self.cfg.dropout if train else 0.0
+        logits, new_state, caches = self._forward(x, state, drop)
+        emb_cache, layer_caches, masks, aff_cache = caches
+        loss, dlogits = Ls.temporal_softmax_loss(logits, y)
+
+        g = {}
+        dout, g["out.W"], g["out.b"] = Ls.temporal_affine_backward(dlogits, aff_cache)
+        dh0, dc0 = np.empty_like(state[0]), np.zeros_like(state[1])
+        for l in reversed(range(self.cfg.num_layers)):
+            dout = Ls.dropout_backward(dout, masks[l + 1])
+            if self.cfg.cell == "lstm":
+                dout, dh0[l], dc0[l], dWx, dWh, db = Ls.lstm_backward(dout, layer_caches[l])
+            else:
+                dout, dh0[l], dWx, dWh, db = Ls.rnn_backward(dout, layer_caches[l])
+            g[f"layer{l}.Wx"], g[f"layer{l}.Wh"], g[f"layer{l}.b"] = dWx, dWh, db
+        dout = Ls.dropout_backward(dout, masks[0])
+        g["embed"] = Ls.embedding_backward(dout, emb_cache)
+        grads = {k: g[k] for k in self.params}         # same order as params
+        return loss, grads, new_state, (dh0, dc0)
+
+    def loss_and_grads(self, x, y, state, train=True):
+        """x, y (N, T) ids, state (h, c) -> loss, grads (dict), new_state (h, c)."""
+        loss, grads, new_state, _ = self.forward_backward(x, y, state, train)
+        return loss, grads, new_state
+
+    # ------------------------------------------------------------------ inference
+    def forward(self, x, state):
+        """Logits for every position, dropout off: x (N, T) -> logits (N, T, V), (hT, cT)."""
+        logits, new_state, _ = self._forward(x, state, 0.0)
+        return logits, new_state
+
+    def loss(self, x, y, state):
+        """Evaluation loss (dropout off, no gradients): x, y (N, T) -> loss, new_state."""
+        logits, new_state = self.forward(x, state)
+        loss, _ = Ls.temporal_softmax_loss(logits, y)
+        return loss, new_state
+
+    def step(self, ids, state):
+        """One time step, for sampling: ids (N,) -> logits (N, V), new state (h, c)."""
+        return self._step_logits(ids, (state[0].copy(), state[1].copy()))
+
+    def _step_logits(self, ids, state):
+        # Updates the state arrays in place (callers pass copies) and returns them.
+        p, H = self.params, self.cfg.hidden_size
+        h, c = state
+        out = p["embed"][ids]                          # (N, E)
+        for l in range(self.cfg.num_layers):
+            a = out @ p[f"layer{l}.Wx"]
+            a += h[l] @ p[f"layer{l}.Wh"]
+            a += p[f"layer{l}.b"]
+            if self.cfg.cell == "lstm":
+                Ls.sigmoid(a[:, :3 * H], out=a[:, :3 * H])
+                g = np.tanh(a[:, 3 * H:])
+                c[l] = a[:, H:2 * H] * c[l] + a[:, :H] * g
+                h[l] = a[:, 2 * H:3 * H] * np.tanh(c[l])
+            else:
+                h[l] = np.tanh(a)
+            out = h[l]
+        logits = out @ p["out.W"]
+        logits += p["out.b"]
+        return logits, (h, c)

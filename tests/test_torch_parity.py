@@ -1,0 +1,86 @@
+"""Parity with an independent reference: PyTorch's nn.LSTM / nn.RNN (skipped without torch).
+
+PyTorch orders the gates i, f, g, o and stores weights as (4H, D) with two biases;
+charlstm orders them i, f, o, g as (D, 4H) with one bias. We copy charlstm's weights into
+torch (reorder, transpose, split the bias), run both, and compare outputs and gradients.
+"""
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from charlstm.model import CharLSTM, ModelConfig  # noqa: E402
+
+N, T, V, E, H = 3, 7, 11, 5, 6
+
+
+def ifog_to_ifgo(w, H):
+    """Reorder the gate blocks of the last axis from i,f,o,g to i,f,g,o (and back: same)."""
+    i, f, o, g = (w[..., k * H:(k + 1) * H] for k in range(4))
+    return np.concatenate([i, f, g, o], axis=-1)
+
+
+def build_torch(m: CharLSTM):
+    cfg, p = m.cfg, m.params
+    cls = torch.nn.LSTM if cfg.cell == "lstm" else torch.nn.RNN
+    kw = {} if cfg.cell == "lstm" else {"nonlinearity": "tanh"}
+    rnn = cls(cfg.embed_size, cfg.hidden_size, num_layers=cfg.num_layers, batch_first=True,
+              dtype=torch.float64, **kw)
+    reorder = (lambda w: ifog_to_ifgo(w, cfg.hidden_size)) if cfg.cell == "lstm" else (lambda w: w)
+    with torch.no_grad():
+        for l in range(cfg.num_layers):
+            getattr(rnn, f"weight_ih_l{l}").copy_(torch.from_numpy(reorder(p[f"layer{l}.Wx"]).T))
+            getattr(rnn, f"weight_hh_l{l}").copy_(torch.from_numpy(reorder(p[f"layer{l}.Wh"]).T))
+            getattr(rnn, f"bias_ih_l{l}").copy_(torch.from_numpy(reorder(p[f"layer{l}.b"])))
+            getattr(rnn, f"bias_hh_l{l}").zero_()
+    emb = torch.nn.Parameter(torch.from_numpy(p["embed"].copy()))
+    W = torch.nn.Parameter(torch.from_numpy(p["out.W"].copy()))
+    b = torch.nn.Parameter(torch.from_numpy(p["out.b"].copy()))
+    return rnn, emb, W, b
+
+
+@pytest.mark.parametrize("cell", ["lstm", "rnn"])
+@pytest.mark.parametrize("layers", [1, 2])
+def test_outputs_and_gradients_match_pytorch(cell, layers):
+    cfg = ModelConfig(vocab_size=V, hidden_size=H, num_layers=layers, embed_size=E, cell=cell)
+    m = CharLSTM(cfg, seed=0, dtype=np.float64)
+    rng = np.random.default_rng(1)
+    x, y = rng.integers(0, V, (N, T)), rng.integers(0, V, (N, T))
+    h0 = rng.standard_normal((layers, N, H)) * 0.5
+    c0 = rng.standard_normal((layers, N, H)) * 0.5 if cell == "lstm" else np.zeros_like(h0)
+
+    loss, grads, (hT, cT), (dh0, dc0) = m.forward_backward(x, y, (h0, c0), train=False)
+    logits, _ = m.forward(x, (h0, c0))
+
+    rnn, emb, W, b = build_torch(m)
+    th0 = torch.tensor(h0, requires_grad=True)
+    tc0 = torch.tensor(c0, requires_grad=True)
+    inp = emb[torch.from_numpy(x)]
+    out, st = rnn(inp, (th0, tc0) if cell == "lstm" else th0)
+    tlogits = out @ W + b
+    tloss = torch.nn.functional.cross_entropy(tlogits.reshape(-1, V), torch.from_numpy(y).reshape(-1))
+    tloss.backward()
+
+    tol = dict(rtol=1e-10, atol=1e-10)
+    assert abs(loss - tloss.item()) < 1e-10
+    np.testing.assert_allclose(logits, tlogits.detach().numpy(), **tol)
+    if cell == "lstm":
+        np.testing.assert_allclose(hT, st[0].detach().numpy(), **tol)
+        np.testing.assert_allclose(cT, st[1].detach().numpy(), **tol)
+        np.testing.assert_allclose(dc0, tc0.grad.numpy(), **tol)
+    else:
+        np.testing.assert_allclose(hT, st.detach().numpy(), **tol)
+    np.testing.assert_allclose(dh0, th0.grad.numpy(), **tol)
+    np.testing.assert_allclose(grads["embed"], emb.grad.numpy(), **tol)
+    np.testing.assert_allclose(grads["out.W"], W.grad.numpy(), **tol)
+    np.testing.assert_allclose(grads["out.b"], b.grad.numpy(), **tol)
+    reorder = (lambda w: ifog_to_ifgo(w, H)) if cell == "lstm" else (lambda w: w)
+    for l in range(layers):
+        gi = getattr(rnn, f"weight_ih_l{l}").grad.numpy().T
+        gh = getattr(rnn, f"weight_hh_l{l}").grad.numpy().T
+        gb = getattr(rnn, f"bias_ih_l{l}").grad.numpy()
+        # ifog_to_ifgo is its own inverse: swapping blocks 2 and 3 twice is the identity.
+        np.testing.assert_allclose(grads[f"layer{l}.Wx"], reorder(gi), **tol)
+        np.testing.assert_allclose(grads[f"layer{l}.Wh"], reorder(gh), **tol)
+        np.testing.assert_allclose(grads[f"layer{l}.b"], reorder(gb), **tol)
