@@ -77,6 +77,80 @@ def gradcheck(
     typer.echo(f"PASSED: every max relative error is below {THRESHOLD:.0e}.")
 
 
+# --------------------------------------------------------------------------- train
+
+def _opt(default, help, **kw):
+    """An option whose default is None (so a resumed run knows what was set), with the
+    real default shown in the help."""
+    return typer.Option(None, help=f"{help} [default: {default}]", show_default=False, **kw)
+
+
+@app.command(no_args_is_help=True)
+def train(
+    corpus: Optional[str] = typer.Argument(
+        None, help="Text file, folder of .txt files, or built-in corpus name (python-docs). "
+                   "Optional with --resume."),
+    run_dir: Optional[Path] = typer.Option(None, help="Run folder [default: runs/CORPUS-TIMESTAMP]."),
+    resume: Optional[Path] = typer.Option(None, help="Continue the run in this folder (or from this checkpoint)."),
+    overwrite: bool = typer.Option(False, help="Replace an existing run folder's files."),
+    hidden_size: Optional[int] = _opt(256, "Hidden units per layer (H)."),
+    layers: Optional[int] = _opt(2, "Number of recurrent layers."),
+    cell: Optional[Cell] = _opt("lstm", "Recurrent cell: lstm or rnn."),
+    embed_size: Optional[int] = _opt(64, "Character embedding size (E)."),
+    dropout: Optional[float] = _opt(0.0, "Dropout between layers and before the output, in [0, 1)."),
+    seq_len: Optional[int] = _opt(64, "Characters per sequence (T): how far back gradients flow."),
+    batch_size: Optional[int] = _opt(32, "Parallel streams per batch (N)."),
+    val_frac: Optional[float] = _opt(0.1, "Fraction of the corpus (its end) held out for validation."),
+    encoding: Optional[str] = _opt("utf-8", "Text encoding of the corpus files."),
+    optimizer: Optional[str] = _opt("adam", "adam, adagrad, rmsprop or sgd (with momentum)."),
+    lr: Optional[float] = _opt(2e-3, "Learning rate."),
+    momentum: Optional[float] = _opt(0.9, "Momentum for sgd."),
+    lr_schedule: Optional[str] = _opt("constant", "constant, step (x --lr-decay every --lr-decay-every epochs) or cosine."),
+    lr_decay: Optional[float] = _opt(0.5, "Factor for the step schedule."),
+    lr_decay_every: Optional[int] = _opt(1, "Epochs between step decays."),
+    warmup_steps: Optional[int] = _opt(0, "Linear learning-rate warm-up steps."),
+    min_lr: Optional[float] = _opt(0.0, "Final learning rate of the cosine schedule."),
+    grad_clip: Optional[float] = _opt(5.0, "Clip threshold (0 disables)."),
+    clip_mode: Optional[str] = _opt("norm", "norm (global norm) or value (element-wise)."),
+    seed: Optional[int] = _opt(0, "Random seed (weights, dropout)."),
+    dtype: Optional[str] = _opt("float32", "float32 or float64."),
+    epochs: Optional[float] = typer.Option(None, help="Stop after this many epochs in total (fractions allowed)."),
+    max_steps: Optional[int] = typer.Option(None, help="Stop after this many steps in total."),
+    minutes: Optional[float] = typer.Option(None, help="Wall-clock budget for this invocation, in minutes "
+                                                       "[default: 10 when no other limit is given]."),
+    eval_every: Optional[int] = _opt(200, "Steps between validation passes (with a sample and a plot)."),
+    checkpoint_every: Optional[int] = _opt(1000, "Steps between latest.npz saves."),
+    sample_chars: Optional[int] = _opt(200, "Characters sampled into samples.txt at each evaluation (0: none)."),
+    quiet: bool = typer.Option(False, help="Log lines only, no progress bar."),
+):
+    """Train a character-level model on CORPUS; writes runs/NAME/ (checkpoints, metrics, plot)."""
+    from .train import TrainConfig, train as run_training
+
+    given = {"hidden_size": hidden_size, "num_layers": layers,
+             "cell": cell.value if cell else None, "embed_size": embed_size, "dropout": dropout,
+             "seq_len": seq_len, "batch_size": batch_size, "val_frac": val_frac,
+             "encoding": encoding, "optimizer": optimizer, "lr": lr, "momentum": momentum,
+             "lr_schedule": lr_schedule, "lr_decay": lr_decay, "lr_decay_every": lr_decay_every,
+             "warmup_steps": warmup_steps, "min_lr": min_lr, "grad_clip": grad_clip,
+             "clip_mode": clip_mode, "seed": seed, "dtype": dtype, "epochs": epochs,
+             "max_steps": max_steps, "minutes": minutes, "eval_every": eval_every,
+             "checkpoint_every": checkpoint_every, "sample_chars": sample_chars}
+    explicit = {k for k, v in given.items() if v is not None}
+    if quiet:
+        explicit.add("quiet")
+    cfg = TrainConfig(**{k: v for k, v in given.items() if v is not None}, quiet=quiet)
+    if resume is None and corpus is None:
+        fail("no corpus given: pass a text file, a folder of .txt files, or python-docs")
+    if resume is not None and run_dir is not None:
+        fail("--run-dir cannot be combined with --resume (a run continues in its own folder)")
+    result = run_training(corpus, cfg, run_dir=run_dir, resume=resume, overwrite=overwrite,
+                          explicit=explicit, command="charlstm " + " ".join(sys.argv[1:]))
+    if result.stopped_by == "interrupt":
+        typer.echo(f"interrupted; latest.npz saved. Resume with: charlstm train --resume "
+                   f"{result.run_dir}", err=True)
+        raise typer.Exit(130)
+
+
 def main(argv: Optional[List[str]] = None):
     """Entry point: run the app; user errors become one line on stderr and status 2."""
     try:

@@ -58,30 +58,37 @@ class ModelConfig:
         return asdict(self)
 
 
+def param_shapes(cfg: ModelConfig) -> dict:
+    """{name: shape} of every parameter, in order (see the module docstring)."""
+    V, E, H = cfg.vocab_size, cfg.embed_size, cfg.hidden_size
+    G = 4 if cfg.cell == "lstm" else 1
+    shapes = {"embed": (V, E)}
+    for l in range(cfg.num_layers):
+        D = E if l == 0 else H
+        shapes.update({f"layer{l}.Wx": (D, G * H), f"layer{l}.Wh": (H, G * H),
+                       f"layer{l}.b": (G * H,)})
+    shapes.update({"out.W": (H, V), "out.b": (V,)})
+    return shapes
+
+
 def init_params(cfg: ModelConfig, rng: np.random.Generator, dtype=np.float32):
     """Fresh parameters: weights ~ N(0, 1/fan_in), biases 0, LSTM forget-gate bias 1.
 
     Scaling by fan-in keeps every pre-activation near unit variance at the start, and a
     forget bias of 1 starts the cell state remembering (Jozefowicz et al., 2015).
     """
-    V, E, H = cfg.vocab_size, cfg.embed_size, cfg.hidden_size
-    G = 4 if cfg.cell == "lstm" else 1
-
-    def normal(fan_in, *shape):
-        return (rng.standard_normal(shape) / np.sqrt(fan_in)).astype(dtype)
-
-    p = {"embed": rng.standard_normal((V, E)).astype(dtype)}
-    for l in range(cfg.num_layers):
-        D = E if l == 0 else H
-        p[f"layer{l}.Wx"] = normal(D, D, G * H)
-        p[f"layer{l}.Wh"] = normal(H, H, G * H)
-        b = np.zeros(G * H, dtype=dtype)
-        if cfg.cell == "lstm":
-            b[H:2 * H] = 1.0                           # forget gate
-        p[f"layer{l}.b"] = b
-    p["out.W"] = normal(H, H, V)
-    p["out.b"] = np.zeros(V, dtype=dtype)
-    return p
+    H = cfg.hidden_size
+    p = {}
+    for name, shape in param_shapes(cfg).items():
+        if name == "embed":
+            p[name] = rng.standard_normal(shape)
+        elif name.endswith(".b"):
+            p[name] = np.zeros(shape)
+            if cfg.cell == "lstm":
+                p[name][H:2 * H] = 1.0                 # forget gate
+        else:                                          # Wx, Wh, out.W: fan-in = rows
+            p[name] = rng.standard_normal(shape) / np.sqrt(shape[0])
+    return {k: v.astype(dtype) for k, v in p.items()}
 
 
 class CharLSTM:

@@ -1,0 +1,190 @@
+"""Gradient clipping, learning-rate schedules and optimizers over the named parameters.
+
+Each optimizer updates the parameter arrays in place and keeps its state as a dict of
+named arrays (``state_dict``), which the checkpoint stores beside the parameters.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .errors import ConfigError
+
+
+# --------------------------------------------------------------------------- clipping
+
+def global_norm(grads: dict) -> float:
+    """sqrt(sum of squares of every gradient element), one dot product per array."""
+    total = 0.0
+    for g in grads.values():
+        flat = g.reshape(-1)
+        total += float(np.dot(flat, flat))
+    return math.sqrt(total)
+
+
+def clip_grads(grads: dict, max_value: float, mode: str = "norm") -> float:
+    """Clip in place and return the gradient norm measured before clipping.
+
+    mode "norm": scale all gradients together so their global norm is at most max_value.
+    mode "value": clip each element to [-max_value, max_value].
+    max_value 0 disables clipping.
+    """
+    norm = global_norm(grads)
+    if max_value > 0:
+        if mode == "norm":
+            if norm > max_value:
+                scale = max_value / (norm + 1e-6)
+                for g in grads.values():
+                    g *= scale
+        elif mode == "value":
+            for g in grads.values():
+                np.clip(g, -max_value, max_value, out=g)
+        else:
+            raise ConfigError(f"--clip-mode must be norm or value, got {mode!r}")
+    return norm
+
+
+# --------------------------------------------------------------------------- schedules
+
+SCHEDULES = ("constant", "step", "cosine")
+
+
+def learning_rate(base_lr, step, *, schedule="constant", epoch=0, decay=0.5, decay_every=1,
+                  warmup=0, total_steps=None, min_lr=0.0):
+    """The learning rate for a 0-based ``step`` (in epoch ``epoch``, 0-based).
+
+    constant: base_lr.   step: base_lr * decay ** (epoch // decay_every)  (char-rnn).
+    cosine: from base_lr down to min_lr over total_steps, half a cosine.
+    A linear warm-up over the first ``warmup`` steps applies to every schedule.
+    """
+    if schedule == "constant":
+        lr = base_lr
+    elif schedule == "step":
+        lr = base_lr * decay ** (epoch // max(decay_every, 1))
+    elif schedule == "cosine":
+        span = max(total_steps - warmup, 1)
+        progress = min(max(step - warmup, 0) / span, 1.0)
+        lr = min_lr + 0.5 * (base_lr - min_lr) * (1 + math.cos(math.pi * progress))
+    else:
+        raise ConfigError(f"--lr-schedule must be one of {', '.join(SCHEDULES)}, got {schedule!r}")
+    if warmup > 0 and step < warmup:
+        lr *= (step + 1) / warmup
+    return lr
+
+
+# --------------------------------------------------------------------------- optimizers
+
+class Optimizer:
+    """Base class: ``step(params, grads, lr)`` updates params in place."""
+
+    slots: tuple = ()                                  # names of per-parameter state arrays
+
+    def __init__(self, params: dict):
+        self.t = 0
+        self.state = {s: {k: np.zeros_like(v) for k, v in params.items()} for s in self.slots}
+
+    def step(self, params, grads, lr):
+        self.t += 1
+        for k, p in params.items():
+            self.update(p, grads[k], lr, *(self.state[s][k] for s in self.slots))
+
+    def update(self, p, g, lr, *slots):
+        raise NotImplementedError
+
+    def state_dict(self) -> dict:
+        """{'t': array, 'slot/param': array} - flat, for the .npz checkpoint."""
+        out = {"t": np.array(self.t, dtype=np.int64)}
+        for s in self.slots:
+            for k, v in self.state[s].items():
+                out[f"{s}/{k}"] = v
+        return out
+
+    def load_state_dict(self, d: dict):
+        self.t = int(d["t"])
+        for s in self.slots:
+            for k, v in self.state[s].items():
+                src = d[f"{s}/{k}"]
+                if src.shape != v.shape:
+                    raise ValueError(f"optimizer state {s}/{k} has shape {src.shape}, "
+                                     f"expected {v.shape}")
+                v[...] = src
+
+
+class SGD(Optimizer):
+    """SGD with (heavy-ball) momentum: v = mu v - lr g; p += v."""
+
+    slots = ("velocity",)
+
+    def __init__(self, params, momentum=0.9):
+        super().__init__(params)
+        self.momentum = momentum
+
+    def update(self, p, g, lr, v):
+        v *= self.momentum
+        v -= lr * g
+        p += v
+
+
+class Adagrad(Optimizer):
+    """Adagrad, as in min-char-rnn: mem += g^2; p -= lr g / sqrt(mem + eps)."""
+
+    slots = ("mem",)
+
+    def __init__(self, params, eps=1e-8):
+        super().__init__(params)
+        self.eps = eps
+
+    def update(self, p, g, lr, mem):
+        mem += g * g
+        p -= lr * g / np.sqrt(mem + self.eps)
+
+
+class RMSprop(Optimizer):
+    """RMSprop: s = a s + (1 - a) g^2; p -= lr g / (sqrt(s) + eps)."""
+
+    slots = ("sq",)
+
+    def __init__(self, params, alpha=0.99, eps=1e-8):
+        super().__init__(params)
+        self.alpha, self.eps = alpha, eps
+
+    def update(self, p, g, lr, sq):
+        sq *= self.alpha
+        sq += (1 - self.alpha) * g * g
+        p -= lr * g / (np.sqrt(sq) + self.eps)
+
+
+class Adam(Optimizer):
+    """Adam (Kingma & Ba): bias-corrected first and second moments."""
+
+    slots = ("m", "v")
+
+    def __init__(self, params, beta1=0.9, beta2=0.999, eps=1e-8):
+        super().__init__(params)
+        self.beta1, self.beta2, self.eps = beta1, beta2, eps
+
+    def step(self, params, grads, lr):
+        # Fold both bias corrections into one step size and eps (same update, fewer passes).
+        t = self.t + 1
+        c1, c2 = 1 - self.beta1 ** t, 1 - self.beta2 ** t
+        self._lr_t = lr * math.sqrt(c2) / c1
+        self._eps_t = self.eps * math.sqrt(c2)
+        super().step(params, grads, lr)
+
+    def update(self, p, g, lr, m, v):
+        m *= self.beta1
+        m += (1 - self.beta1) * g                      # m = b1 m + (1 - b1) g
+        v *= self.beta2
+        v += (1 - self.beta2) * (g * g)                # v = b2 v + (1 - b2) g^2
+        p -= self._lr_t * m / (np.sqrt(v) + self._eps_t)   # p -= lr m_hat / (sqrt(v_hat) + eps)
+
+
+OPTIMIZERS = {"adam": Adam, "adagrad": Adagrad, "rmsprop": RMSprop, "sgd": SGD}
+
+
+def make_optimizer(name: str, params: dict, momentum: float = 0.9) -> Optimizer:
+    if name not in OPTIMIZERS:
+        raise ConfigError(f"--optimizer must be one of {', '.join(OPTIMIZERS)}, got {name!r}")
+    return SGD(params, momentum) if name == "sgd" else OPTIMIZERS[name](params)

@@ -1,0 +1,70 @@
+"""Loss curves from metrics.csv files (plotting never needs a model)."""
+
+from __future__ import annotations
+
+import csv
+import math
+from pathlib import Path
+
+from .errors import CharlstmError
+
+X_AXES = {"steps": ("step", "training step"), "chars": ("chars", "characters seen"),
+          "time": ("elapsed_s", "elapsed time (s)")}
+
+
+def metrics_path(path) -> Path:
+    """A run folder or a metrics.csv -> the metrics.csv path (checked)."""
+    p = Path(path)
+    if p.is_dir():
+        p = p / "metrics.csv"
+    if not p.is_file():
+        raise CharlstmError(f"{path}: no metrics.csv found; pass a run folder or a metrics.csv")
+    return p
+
+
+def read_metrics(path) -> dict:
+    """metrics.csv -> {column: [float, ...]} (empty cells become nan)."""
+    p = metrics_path(path)
+    with open(p, newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    if not rows or "val_loss" not in rows[0]:
+        raise CharlstmError(f"{p} has no metrics rows yet")
+
+    def num(v):
+        try:
+            return float(v)
+        except (TypeError, ValueError):
+            return math.nan
+    return {k: [num(r[k]) for r in rows] for k in rows[0]}
+
+
+def plot_runs(runs, out, x="steps", title=None):
+    """runs: [(label, metrics dict)] -> PNG at ``out``: train (dashed) and val (solid) loss.
+
+    The left axis is nats per character, the right one bits per character.
+    """
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    if x not in X_AXES:
+        raise CharlstmError(f"--x must be one of {', '.join(X_AXES)}, got {x!r}")
+    col, xlabel = X_AXES[x]
+    fig, ax = plt.subplots(figsize=(8, 5), dpi=100)
+    for n, (label, m) in enumerate(runs):
+        color = f"C{n % 10}"
+        prefix = f"{label}: " if len(runs) > 1 else ""
+        ax.plot(m[col], m["train_loss"], "--", color=color, alpha=0.8, label=f"{prefix}train")
+        ax.plot(m[col], m["val_loss"], "-o", color=color, markersize=3, label=f"{prefix}val")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("loss (nats/char)")
+    sec = ax.secondary_yaxis("right", functions=(lambda v: v / math.log(2),
+                                                 lambda v: v * math.log(2)))
+    sec.set_ylabel("bits/char")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    ax.set_title(title or ("charlstm loss" if len(runs) > 1 else f"charlstm loss: {runs[0][0]}"))
+    fig.tight_layout()
+    fig.savefig(out)
+    plt.close(fig)
+    return Path(out)

@@ -1,0 +1,88 @@
+"""Generating text from a model: temperature, top-k, top-p (nucleus), greedy, prime text."""
+
+from __future__ import annotations
+
+from typing import Iterator
+
+import numpy as np
+
+from .data import Vocab
+from .errors import CharlstmError
+from .model import CharLSTM
+
+
+def check_options(length=0, temperature=1.0, top_k=None, top_p=None):
+    """Refuse impossible sampling options with a user-facing message."""
+    if length < 0:
+        raise CharlstmError(f"--length must be 0 or more, got {length}")
+    if not temperature > 0:
+        raise CharlstmError(f"--temperature must be greater than 0, got {temperature} "
+                            "(use --greedy for argmax sampling)")
+    if top_k is not None and top_k < 1:
+        raise CharlstmError(f"--top-k must be at least 1, got {top_k}")
+    if top_p is not None and not 0 < top_p <= 1:
+        raise CharlstmError(f"--top-p must be in (0, 1], got {top_p}")
+
+
+def next_char_probs(logits, temperature=1.0, top_k=None, top_p=None):
+    """logits (V,) -> probabilities (V,) float64 after temperature, top-k and top-p."""
+    z = np.asarray(logits, dtype=np.float64) / temperature
+    if top_k is not None and top_k < z.size:
+        kth = np.partition(z, -top_k)[-top_k]
+        z = np.where(z >= kth, z, -np.inf)
+    p = np.exp(z - z.max())
+    p /= p.sum()
+    if top_p is not None and top_p < 1:
+        order = np.argsort(-p, kind="stable")
+        cum = np.cumsum(p[order])
+        keep = order[:int(np.searchsorted(cum, top_p)) + 1]   # smallest set with mass >= top_p
+        q = np.zeros_like(p)
+        q[keep] = p[keep]
+        p = q / q.sum()
+    return p
+
+
+def iter_sample(model: CharLSTM, vocab: Vocab, length: int, prime: str = "",
+                temperature: float = 1.0, top_k: int | None = None, top_p: float | None = None,
+                greedy: bool = False, rng: np.random.Generator | None = None) -> Iterator[str]:
+    """Yield ``length`` generated characters, one at a time (after reading ``prime``).
+
+    The prime text is read first (and not yielded: callers print it themselves). With no
+    prime the model starts after a newline, as at the start of a line, or from a random
+    character (yielded as the first one) when the vocabulary has no newline.
+    """
+    check_options(length, temperature, top_k, top_p)
+    rng = rng if rng is not None else np.random.default_rng()
+    if prime:
+        bad = vocab.unknown(prime)
+        if bad:
+            raise CharlstmError("prime text has characters outside the model's vocabulary: "
+                                + Vocab.describe(bad))
+    if length == 0:
+        return
+    state = model.init_state(1)
+    if not prime and "\n" not in vocab.stoi:
+        ch = int(rng.integers(len(vocab)))
+        yield vocab.chars[ch]
+        length -= 1
+        prime_ids = np.array([[ch]])
+    else:
+        prime_ids = vocab.encode(prime or "\n")[None, :].astype(np.int64)
+    # Read all but the last prime character with the fast sequence forward.
+    if prime_ids.shape[1] > 1:
+        _, state = model.forward(prime_ids[:, :-1], state)
+    ids = prime_ids[:, -1]
+    for _ in range(length):
+        logits, state = model.step(ids, state)
+        if greedy:
+            ch = int(np.argmax(logits[0]))
+        else:
+            p = next_char_probs(logits[0], temperature, top_k, top_p)
+            ch = min(int(np.searchsorted(np.cumsum(p), rng.random() * p.sum())), len(p) - 1)
+        yield vocab.chars[ch]
+        ids = np.array([ch])
+
+
+def sample(model, vocab, length, prime="", **kw) -> str:
+    """The prime text followed by ``length`` generated characters, as one string."""
+    return prime + "".join(iter_sample(model, vocab, length, prime, **kw))

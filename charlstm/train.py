@@ -1,0 +1,452 @@
+"""The training loop: truncated BPTT over char-rnn batches, evaluation, checkpoints, resume.
+
+    from charlstm.train import TrainConfig, train
+    result = train("python-docs", TrainConfig(minutes=1), run_dir="runs/demo")
+
+A run folder holds config.json, metrics.csv, latest.npz, best.npz, loss.png and
+samples.txt. ``train(..., resume="runs/demo")`` continues it exactly where it stopped.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import signal
+import sys
+import threading
+import time
+from dataclasses import asdict, dataclass, fields
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+
+from . import checkpoint as ckpt
+from .data import Batches, Vocab, fit_streams, load_corpus, split
+from .errors import CharlstmError, ConfigError
+from .model import CELLS, CharLSTM, ModelConfig
+from .optim import OPTIMIZERS, SCHEDULES, clip_grads, learning_rate, make_optimizer
+from .plot import plot_runs, read_metrics
+from .sample import sample
+
+DEFAULT_MINUTES = 10.0
+METRICS = ["step", "epoch", "chars", "train_loss", "val_loss", "val_bpc", "lr", "grad_norm",
+           "chars_per_s", "elapsed_s"]
+
+
+@dataclass
+class TrainConfig:
+    # model
+    hidden_size: int = 256
+    num_layers: int = 2
+    cell: str = "lstm"
+    embed_size: int = 64
+    dropout: float = 0.0
+    dtype: str = "float32"
+    # data
+    seq_len: int = 64
+    batch_size: int = 32
+    val_frac: float = 0.1
+    encoding: str = "utf-8"
+    # optimisation
+    optimizer: str = "adam"
+    lr: float = 2e-3
+    momentum: float = 0.9
+    lr_schedule: str = "constant"
+    lr_decay: float = 0.5
+    lr_decay_every: int = 1
+    warmup_steps: int = 0
+    min_lr: float = 0.0
+    grad_clip: float = 5.0
+    clip_mode: str = "norm"
+    seed: int = 0
+    # stopping: these, and the fields below, may change when a run is resumed
+    epochs: float | None = None
+    max_steps: int | None = None
+    minutes: float | None = None
+    # evaluation and logging
+    eval_every: int = 200
+    checkpoint_every: int = 1000
+    sample_chars: int = 200
+    quiet: bool = False
+
+    def model_config(self, vocab_size: int) -> ModelConfig:
+        return ModelConfig(vocab_size=vocab_size, hidden_size=self.hidden_size,
+                           num_layers=self.num_layers, cell=self.cell,
+                           embed_size=self.embed_size, dropout=self.dropout)
+
+    def validate(self):
+        """Refuse impossible values before any work starts."""
+        self.model_config(1).validate()
+        checks = [
+            (self.dtype in ("float32", "float64"), f"--dtype must be float32 or float64, got {self.dtype!r}"),
+            (self.seq_len >= 1, f"--seq-len must be at least 1, got {self.seq_len}"),
+            (self.batch_size >= 1, f"--batch-size must be at least 1, got {self.batch_size}"),
+            (0 < self.val_frac < 1, f"--val-frac must be in (0, 1), got {self.val_frac}"),
+            (self.optimizer in OPTIMIZERS, f"--optimizer must be one of {', '.join(OPTIMIZERS)}, got {self.optimizer!r}"),
+            (self.lr > 0 and math.isfinite(self.lr), f"--lr must be greater than 0, got {self.lr}"),
+            (0 <= self.momentum < 1, f"--momentum must be in [0, 1), got {self.momentum}"),
+            (self.lr_schedule in SCHEDULES, f"--lr-schedule must be one of {', '.join(SCHEDULES)}, got {self.lr_schedule!r}"),
+            (0 < self.lr_decay <= 1, f"--lr-decay must be in (0, 1], got {self.lr_decay}"),
+            (self.lr_decay_every >= 1, f"--lr-decay-every must be at least 1 epoch, got {self.lr_decay_every}"),
+            (self.warmup_steps >= 0, f"--warmup-steps must be 0 or more, got {self.warmup_steps}"),
+            (0 <= self.min_lr <= self.lr, f"--min-lr must be in [0, --lr], got {self.min_lr}"),
+            (self.grad_clip >= 0, f"--grad-clip must be 0 (off) or more, got {self.grad_clip}"),
+            (self.clip_mode in ("norm", "value"), f"--clip-mode must be norm or value, got {self.clip_mode!r}"),
+            (self.epochs is None or self.epochs > 0, f"--epochs must be greater than 0, got {self.epochs}"),
+            (self.max_steps is None or self.max_steps >= 1, f"--max-steps must be at least 1, got {self.max_steps}"),
+            (self.minutes is None or self.minutes > 0, f"--minutes must be greater than 0, got {self.minutes}"),
+            (self.eval_every >= 1, f"--eval-every must be at least 1, got {self.eval_every}"),
+            (self.checkpoint_every >= 1, f"--checkpoint-every must be at least 1, got {self.checkpoint_every}"),
+            (self.sample_chars >= 0, f"--sample-chars must be 0 or more, got {self.sample_chars}"),
+            (self.lr_schedule != "cosine" or self.epochs or self.max_steps,
+             "--lr-schedule cosine needs --epochs or --max-steps (it decays over a known number of steps)"),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise ConfigError(message)
+        return self
+
+
+# Fields that define the model, the data and the optimisation: a resumed run keeps them.
+MUTABLE = ["epochs", "max_steps", "minutes", "eval_every", "checkpoint_every",
+           "sample_chars", "quiet"]
+FIXED = [f.name for f in fields(TrainConfig) if f.name not in MUTABLE]
+
+
+@dataclass
+class TrainResult:
+    run_dir: Path
+    step: int
+    epoch: int
+    best_val_loss: float
+    last_val_loss: float
+    stopped_by: str                                    # steps, epochs, time, interrupt, nan
+
+
+class Diverged(CharlstmError):
+    """The loss or the gradient became NaN or infinite."""
+
+
+# --------------------------------------------------------------------------- helpers
+
+def evaluate(model: CharLSTM, batches: Batches) -> float:
+    """Mean loss (nats/char) over every character of ``batches``, state carried."""
+    state = model.init_state(batches.N)
+    total, count = 0.0, 0
+    for k in range(len(batches)):
+        x, y = batches.get(k)
+        loss, state = model.loss(x, y, state)
+        total += loss * x.size
+        count += x.size
+    return total / max(count, 1)
+
+
+def _resolve_resume(resume) -> tuple[Path, Path]:
+    """--resume RUN_DIR or CKPT -> (run folder, checkpoint file)."""
+    p = Path(resume)
+    if p.is_dir():
+        if not (p / "latest.npz").exists():
+            raise CharlstmError(f"cannot resume {p}: it has no latest.npz")
+        return p, p / "latest.npz"
+    if not p.exists():
+        raise CharlstmError(f"cannot resume {p}: no such run folder or checkpoint")
+    return p.parent, p
+
+
+def _default_run_dir(corpus_name: str) -> Path:
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    return Path("runs") / f"{corpus_name}-{stamp}"
+
+
+class _StopFlag:
+    """Ctrl-C sets a flag the loop checks between steps, so no update is cut in half.
+
+    A second Ctrl-C raises KeyboardInterrupt at once (saves are atomic either way).
+    """
+
+    def __init__(self):
+        self.set = False
+        self._old = None
+
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread():
+            self._old = signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def _handle(self, signum, frame):
+        if self.set:
+            raise KeyboardInterrupt
+        self.set = True
+
+    def __exit__(self, *exc):
+        if self._old is not None:
+            signal.signal(signal.SIGINT, self._old)
+
+
+# --------------------------------------------------------------------------- the run
+
+def train(corpus, cfg: TrainConfig | None = None, run_dir=None, resume=None,
+          overwrite: bool = False, explicit: set | None = None, log=None,
+          command: str | None = None) -> TrainResult:
+    """Train on ``corpus`` (file, folder or built-in name) and return a TrainResult.
+
+    resume: a run folder or checkpoint to continue. explicit: the names of the config
+    fields the user set (a resumed run refuses a fixed field that differs from the
+    checkpoint's; unset fields are taken from the checkpoint).
+    log: a function for progress lines (default: print to stderr).
+    """
+    cfg = cfg or TrainConfig()
+    explicit = set(explicit if explicit is not None else
+                   (f.name for f in fields(TrainConfig)
+                    if getattr(cfg, f.name) != getattr(TrainConfig(), f.name)))
+    log = log or (lambda s: print(s, file=sys.stderr, flush=True))
+    cfg.validate()
+
+    # ---------------------------------------------------------------- resume or new run
+    ck = None
+    if resume is not None:
+        run_dir, ck_path = _resolve_resume(resume)
+        ck = ckpt.load(ck_path)
+        saved = ck.meta["train"]
+        differ = [f for f in FIXED if f in explicit and getattr(cfg, f) != saved[f]]
+        if differ:
+            raise CharlstmError(
+                "cannot resume with different settings: " + ", ".join(
+                    f"--{f.replace('_', '-')} {getattr(cfg, f)} (run has {saved[f]})"
+                    for f in differ) + "; drop these flags or start a new run")
+        cfg = TrainConfig(**{f: saved[f] for f in FIXED},
+                          **{f: getattr(cfg, f) if f in explicit else saved.get(f)
+                             for f in MUTABLE})
+        if corpus is None:
+            corpus = ck.meta["corpus"]
+        cfg.validate()
+    elif corpus is None:
+        raise CharlstmError("no corpus given: pass a text file, a folder or a built-in name")
+
+    corpus_obj = load_corpus(corpus, cfg.encoding)
+    vocab, ids = Vocab.build(corpus_obj.text)
+    if ck is not None and vocab != ck.vocab:
+        raise CharlstmError(f"corpus {corpus} is not the one this run was trained on "
+                            "(its vocabulary differs); pass the original corpus")
+    train_ids, val_ids = split(ids, cfg.val_frac)
+    total = len(ids)
+    N, T = cfg.batch_size, cfg.seq_len
+    N_train, warn_t = fit_streams(len(train_ids), N, T, "training", total, cfg.val_frac)
+    N_val, warn_v = fit_streams(len(val_ids), N, T, "validation", total, cfg.val_frac)
+    train_batches = Batches(train_ids, N_train, T)
+    val_batches = Batches(val_ids, N_val, T, partial=True)
+    spe = len(train_batches)                           # steps per epoch
+
+    if ck is None:
+        run_dir = Path(run_dir) if run_dir is not None else _default_run_dir(corpus_obj.name)
+        if run_dir.exists() and any(run_dir.iterdir()):
+            if not overwrite:
+                raise CharlstmError(f"run folder {run_dir} already exists; pass --resume "
+                                    f"{run_dir} to continue it, --overwrite to replace it, "
+                                    "or choose another --run-dir")
+            for name in ("config.json", "metrics.csv", "latest.npz", "best.npz", "loss.png",
+                         "samples.txt"):
+                (run_dir / name).unlink(missing_ok=True)
+    run_dir = Path(run_dir)
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise CharlstmError(f"cannot create run folder {run_dir}: {e.strerror}")
+
+    # ---------------------------------------------------------------- model and optimizer
+    dtype = np.dtype(cfg.dtype)
+    mcfg = cfg.model_config(len(vocab))
+    if ck is None:
+        model = CharLSTM(mcfg, seed=cfg.seed, dtype=dtype)
+        opt = make_optimizer(cfg.optimizer, model.params, cfg.momentum)
+        step = epoch = batch = 0
+        best = math.inf
+        elapsed0 = 0.0
+        state = model.init_state(N_train)
+        meta0 = {}
+    else:
+        model = CharLSTM(mcfg, seed=cfg.seed, dtype=dtype,
+                         params={k: v.astype(dtype) for k, v in ck.params.items()})
+        model.dropout_rng.bit_generator.state = ck.meta["rng"]
+        opt = make_optimizer(cfg.optimizer, model.params, cfg.momentum)
+        opt.load_state_dict(ck.optim)
+        step, epoch, batch = ck.meta["step"], ck.meta["epoch"], ck.meta["batch"]
+        best = ck.meta["best_val_loss"] if ck.meta["best_val_loss"] is not None else math.inf
+        elapsed0 = ck.meta.get("elapsed_s", 0.0)
+        state = ck.state
+        meta0 = {"command": ck.meta.get("command")}
+
+    # Stopping: the step and epoch limits are totals for the run.
+    limits = []
+    if cfg.max_steps is not None:
+        limits.append(cfg.max_steps)
+    if cfg.epochs is not None:
+        limits.append(max(1, round(cfg.epochs * spe)))
+    total_steps = min(limits) if limits else None
+    minutes = cfg.minutes if (cfg.minutes is not None or limits) else DEFAULT_MINUTES
+
+    meta_static = {
+        "model": mcfg.to_dict(), "vocab": vocab.chars, "dtype": cfg.dtype,
+        "train": asdict(cfg), "corpus": str(corpus), "corpus_source": corpus_obj.source,
+        "corpus_chars": total, "steps_per_epoch": spe,
+        "command": meta0.get("command") or command or " ".join(sys.argv),
+    }
+    if command and ck is not None:
+        meta_static["resumed_with"] = command
+
+    (run_dir / "config.json").write_text(json.dumps(
+        {k: v for k, v in meta_static.items() if k != "vocab"} | {"vocab_size": len(vocab)},
+        indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+
+    metrics_file = run_dir / "metrics.csv"
+    if ck is not None and metrics_file.exists():
+        # Drop rows written after the checkpoint (a crash between checkpoints).
+        with open(metrics_file, newline="", encoding="utf-8") as f:
+            rows = [r for r in csv.DictReader(f) if int(r["step"]) <= step]
+    else:
+        rows = []
+    with open(metrics_file, "w", newline="", encoding="utf-8") as f:
+        w = csv.DictWriter(f, METRICS)
+        w.writeheader()
+        w.writerows(rows)
+    last_row_step = int(rows[-1]["step"]) if rows else -1
+    last_val = float(rows[-1]["val_loss"]) if rows else math.nan
+
+    # ---------------------------------------------------------------- header
+    for wmsg in (warn_t, warn_v):
+        if wmsg:
+            log(wmsg)
+    log(f"corpus: {corpus_obj.source}: {total:,} chars, vocab {len(vocab)}, "
+        f"train {len(train_ids):,} / val {len(val_ids):,}")
+    log(f"model: {cfg.num_layers}-layer {cfg.cell}, hidden {cfg.hidden_size}, embed "
+        f"{cfg.embed_size}, {model.num_params:,} parameters, {cfg.dtype}")
+    stop_desc = ", ".join(s for s in [
+        f"{total_steps} steps" if total_steps is not None else "",
+        f"{minutes:g} min" if minutes is not None else ""] if s)
+    log(f"batches: N={N_train} x T={T}, {spe} steps per epoch; {cfg.optimizer} lr {cfg.lr:g}; "
+        f"stop after {stop_desc}; run folder {run_dir}")
+    if ck is not None:
+        log(f"resuming at step {step} (epoch {epoch}, batch {batch})")
+    else:
+        log(f"a fresh model's loss is ln V = {math.log(len(vocab)):.3f} nats/char")
+
+    # ---------------------------------------------------------------- the loop
+    def save(name):
+        meta = dict(meta_static, step=step, epoch=epoch, batch=batch,
+                    best_val_loss=None if math.isinf(best) else best,
+                    rng=model.dropout_rng.bit_generator.state,
+                    elapsed_s=elapsed0 + time.perf_counter() - t_start)
+        ckpt.save(run_dir / name, meta, model.params, opt.state_dict(), state)
+
+    def evaluate_and_log():
+        nonlocal best, last_row_step, last_val, train_sum, train_n, norm_sum, t_mark, chars_mark
+        val = evaluate(model, val_batches)
+        now = time.perf_counter()
+        chars = step * N_train * T
+        row = {"step": step, "epoch": f"{step / spe:.4f}", "chars": chars,
+               "train_loss": f"{train_sum / train_n:.6f}" if train_n else "",
+               "val_loss": f"{val:.6f}", "val_bpc": f"{val / math.log(2):.6f}",
+               "lr": f"{lr:.6g}", "grad_norm": f"{norm_sum / train_n:.4f}" if train_n else "",
+               "chars_per_s": f"{(chars - chars_mark) / max(now - t_mark, 1e-9):.1f}",
+               "elapsed_s": f"{elapsed0 + now - t_start:.2f}"}
+        with open(metrics_file, "a", newline="", encoding="utf-8") as f:
+            csv.DictWriter(f, METRICS).writerow(row)
+        last_row_step, last_val = step, val
+        train_sum = train_n = norm_sum = 0
+        log(f"step {step} (epoch {step / spe:.2f}): train {row['train_loss'] or '-'}, "
+            f"val {val:.4f} nats/char ({val / math.log(2):.3f} bits/char), "
+            f"{row['chars_per_s']} chars/s")
+        if val < best:
+            best = val
+            save("best.npz")
+        if cfg.sample_chars:
+            text = sample(model, vocab, cfg.sample_chars,
+                          rng=np.random.default_rng([cfg.seed, step]), temperature=0.8)
+            with open(run_dir / "samples.txt", "a", encoding="utf-8") as f:
+                f.write(f"--- step {step}, val loss {val:.4f} nats/char\n{text}\n\n")
+        try:
+            plot_runs([(run_dir.name, read_metrics(metrics_file))], run_dir / "loss.png")
+        except CharlstmError:
+            pass
+        t_mark, chars_mark = time.perf_counter(), chars
+        return val
+
+    from tqdm import tqdm
+    if not cfg.quiet:                                  # print above the progress bar
+        log = lambda s: tqdm.write(s, file=sys.stderr)  # noqa: E731
+    bar = tqdm(total=total_steps, initial=step, disable=cfg.quiet, unit="step",
+               dynamic_ncols=True, file=sys.stderr, leave=True)
+    t_start, step0 = time.perf_counter(), step
+    deadline = t_start + 60 * minutes if minutes is not None else math.inf
+    t_mark, chars_mark = t_start, step * N_train * T
+    train_sum = train_n = norm_sum = 0.0
+    train_n = 0
+    lr = learning_rate(cfg.lr, step, schedule=cfg.lr_schedule, epoch=epoch, decay=cfg.lr_decay,
+                       decay_every=cfg.lr_decay_every, warmup=cfg.warmup_steps,
+                       total_steps=total_steps, min_lr=cfg.min_lr)
+    stopped_by = None
+    diverged = None
+    with _StopFlag() as interrupted:
+        while True:
+            if total_steps is not None and step >= total_steps:
+                stopped_by = "epochs" if cfg.epochs is not None and step >= round(cfg.epochs * spe) else "steps"
+                break
+            if time.perf_counter() >= deadline:
+                stopped_by = "time"
+                break
+            if interrupted.set:
+                stopped_by = "interrupt"
+                break
+            if batch == 0:                             # new epoch: reset the carried state
+                state = model.init_state(N_train)
+            x, y = train_batches.get(batch)
+            lr = learning_rate(cfg.lr, step, schedule=cfg.lr_schedule, epoch=epoch,
+                               decay=cfg.lr_decay, decay_every=cfg.lr_decay_every,
+                               warmup=cfg.warmup_steps, total_steps=total_steps, min_lr=cfg.min_lr)
+            loss, grads, new_state = model.loss_and_grads(x, y, state)
+            norm = clip_grads(grads, cfg.grad_clip, cfg.clip_mode)
+            if not (math.isfinite(loss) and math.isfinite(norm)):
+                diverged = (f"the loss became {'NaN' if math.isnan(loss) else loss} at step "
+                            f"{step + 1} (gradient norm {norm:.3g}); lower --lr (now {cfg.lr:g}) "
+                            f"or --grad-clip; the last finite weights are in {run_dir}/latest.npz")
+                stopped_by = "nan"
+                break
+            opt.step(model.params, grads, lr)
+            state = new_state                          # detached: only values carry over
+            step += 1
+            batch += 1
+            if batch == spe:
+                batch, epoch = 0, epoch + 1
+            train_sum += loss
+            norm_sum += norm
+            train_n += 1
+            bar.update(1)
+            if step % cfg.eval_every == 0:
+                evaluate_and_log()
+            if step % cfg.checkpoint_every == 0:
+                save("latest.npz")
+            if not cfg.quiet and (step % 10 == 0 or step == 1):
+                el = time.perf_counter() - t_start
+                post = {"loss": f"{loss:.3f}",
+                        "val": "-" if math.isnan(last_val) else f"{last_val:.3f}",
+                        "chars/s": f"{(step - step0) * N_train * T / max(el, 1e-9):,.0f}"}
+                if minutes is not None and total_steps is None:
+                    post["left"] = f"{max(deadline - t_start - el, 0) / 60:.1f}min"
+                bar.set_postfix(post, refresh=False)
+        bar.close()
+        # Whatever stopped the run: a final validation pass and checkpoint.
+        try:
+            if step != last_row_step and stopped_by != "nan":
+                evaluate_and_log()
+        except KeyboardInterrupt:
+            log("second Ctrl-C: skipping the final validation pass")
+        if stopped_by != "nan" or all(np.isfinite(p).all() for p in model.params.values()):
+            save("latest.npz")
+    log(f"stopped by {stopped_by} at step {step} (epoch {step / spe:.2f}); "
+            f"val loss {last_val:.4f} nats/char = {last_val / math.log(2):.4f} bits/char; "
+            f"best {best:.4f}; run folder {run_dir}")
+    if diverged:
+        raise Diverged(diverged)
+    return TrainResult(run_dir, step, epoch, best, last_val, stopped_by)
