@@ -87,6 +87,9 @@ def load(path) -> Checkpoint:
     if not path.exists():
         raise CharlstmError(f"checkpoint {path} not found")
     bad = f"{path} is not a valid charlstm checkpoint"
+    with open(path, "rb") as f:
+        if f.read(4) != b"PK\x03\x04":                 # every .npz is a zip archive
+            raise CharlstmError(f"{bad}: the file is truncated or not an .npz")
     try:
         with np.load(path, allow_pickle=False) as z:
             arrays = {k: z[k] for k in z.files}

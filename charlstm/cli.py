@@ -151,6 +151,114 @@ def train(
         raise typer.Exit(130)
 
 
+# --------------------------------------------------------------------------- using a model
+
+def _load_model(path: Path):
+    from . import checkpoint as ckpt
+    ck = ckpt.load(path)
+    return ck, ck.model(), ck.vocab
+
+
+@app.command(name="sample", no_args_is_help=True)
+def sample_cmd(
+    checkpoint: Path = typer.Argument(..., help="A .npz checkpoint (best.npz, latest.npz)."),
+    length: int = typer.Option(500, help="Characters to generate (after the prime text)."),
+    temperature: float = typer.Option(1.0, help="Softmax temperature, > 0: lower is safer, higher is wilder."),
+    top_k: Optional[int] = typer.Option(None, help="Sample only from the k most likely characters."),
+    top_p: Optional[float] = typer.Option(None, help="Sample from the smallest set with this much probability, in (0, 1]."),
+    greedy: bool = typer.Option(False, help="Always take the most likely character."),
+    prime: str = typer.Option("", help="Text the model reads first; the output starts with it."),
+    seed: Optional[int] = typer.Option(None, help="Random seed: the same seed gives the same text."),
+    num_samples: int = typer.Option(1, min=1, help="How many samples to print."),
+):
+    """Generate text from a checkpoint, streamed to stdout as it is produced."""
+    import numpy as np
+
+    from .sample import check_options, iter_sample
+
+    check_options(length, temperature, top_k, top_p)
+    _, model, vocab = _load_model(checkpoint)
+    rng = np.random.default_rng(seed)
+    for n in range(num_samples):
+        if n:
+            sys.stdout.write("\n\n")
+        sys.stdout.write(prime)
+        for ch in iter_sample(model, vocab, length, prime, temperature=temperature,
+                              top_k=top_k, top_p=top_p, greedy=greedy, rng=rng):
+            sys.stdout.write(ch)
+            sys.stdout.flush()
+    sys.stdout.write("\n")
+
+
+@app.command(name="eval", no_args_is_help=True)
+def eval_cmd(
+    checkpoint: Path = typer.Argument(..., help="A .npz checkpoint."),
+    text: Path = typer.Argument(..., help="A text file to score."),
+    strict: bool = typer.Option(False, help="Refuse text with characters outside the vocabulary."),
+    encoding: str = typer.Option("utf-8", help="Text encoding of the file."),
+):
+    """Loss of a checkpoint on a text file: nats/char, bits/char, perplexity."""
+    from .data import Vocab, load_corpus
+    from .evaluate import score_text
+
+    if not text.is_file():
+        fail(f"text file {text} not found")
+    ck, model, vocab = _load_model(checkpoint)
+    r = score_text(model, vocab, load_corpus(text, encoding).text, strict=strict)
+    typer.echo(f"text: {text} ({r['chars']:,} predictions scored, state carried)")
+    if r["unknown"]:
+        n = sum(r["unknown"].values())
+        typer.echo(f"excluded {n} characters outside the vocabulary: "
+                   f"{Vocab.describe(r['unknown'])}")
+    typer.echo(f"loss: {r['loss']:.4f} nats/char")
+    typer.echo(f"bits/char: {r['bits_per_char']:.4f}")
+    typer.echo(f"perplexity: {r['perplexity']:.3f}")
+
+
+@app.command(no_args_is_help=True)
+def plot(
+    runs: List[Path] = typer.Argument(..., help="Run folders or metrics.csv files (several: one chart)."),
+    output: Path = typer.Option(Path("loss.png"), "-o", "--output", help="PNG to write."),
+    x: str = typer.Option("steps", help="x axis: steps, chars or time."),
+):
+    """Train and validation loss curves (nats and bits per character) into one PNG."""
+    from .plot import metrics_path, plot_runs, read_metrics
+
+    data = []
+    for r in runs:
+        p = metrics_path(r)
+        label = p.parent.name if p.name == "metrics.csv" else p.stem
+        data.append((label, read_metrics(p)))
+    try:
+        plot_runs(data, output, x=x)
+    except OSError as e:
+        fail(f"cannot write {output}: {e.strerror}")
+    typer.echo(f"wrote {output}")
+
+
+@app.command(no_args_is_help=True)
+def info(checkpoint: Path = typer.Argument(..., help="A .npz checkpoint.")):
+    """What a checkpoint holds: config, size, vocabulary, progress, how it was made."""
+    from . import checkpoint as ckpt
+    from .evaluate import describe
+
+    typer.echo(describe(ckpt.load(checkpoint), checkpoint))
+
+
+@app.command(no_args_is_help=True)
+def download(
+    name: str = typer.Argument(..., help="Corpus name: tinyshakespeare."),
+    dest: Path = typer.Option(Path("data"), help="Folder to save it in."),
+    url: Optional[str] = typer.Option(None, help="Download from this address instead (a mirror); the checksum is still checked."),
+    force: bool = typer.Option(False, help="Download again even if the file exists."),
+):
+    """Download a public corpus and check its sha256."""
+    from .download import download as fetch
+
+    path = fetch(name, dest, url=url, force=force)
+    typer.echo(f"{name}: {path} ({path.stat().st_size:,} bytes, sha256 ok)")
+
+
 def main(argv: Optional[List[str]] = None):
     """Entry point: run the app; user errors become one line on stderr and status 2."""
     try:

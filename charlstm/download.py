@@ -1,0 +1,76 @@
+"""Fetching public corpora, checked against a known sha256; no partial file is ever left."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+from .errors import CharlstmError
+
+CORPORA = {
+    "tinyshakespeare": {
+        "url": "https://raw.githubusercontent.com/karpathy/char-rnn/master/data/"
+               "tinyshakespeare/input.txt",
+        "sha256": "86c4e6aa9db7c042ec79f339dcb96d42b0075e16b8fc2e86bf0ca57e2dc565ed",
+        "file": "tinyshakespeare.txt",
+    },
+}
+
+
+def download(name: str, dest="data", url: str | None = None, timeout: float = 60,
+             force: bool = False) -> Path:
+    """Download corpus ``name`` into folder ``dest``; returns the file's path.
+
+    The bytes go to a temporary file beside the target and are renamed into place only
+    after the sha256 matches, so a failed or corrupted download leaves nothing behind.
+    ``url`` overrides the address (a mirror); the checksum is still enforced.
+    """
+    if name not in CORPORA:
+        raise CharlstmError(f"unknown corpus {name!r}; available: {', '.join(CORPORA)}")
+    spec = CORPORA[name]
+    dest = Path(dest)
+    target = dest / spec["file"]
+    if target.exists() and not force:
+        if _sha256(target) == spec["sha256"]:
+            return target
+        raise CharlstmError(f"{target} exists but its checksum is wrong; delete it or pass "
+                            "--force to download it again")
+    try:
+        dest.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise CharlstmError(f"cannot create {dest}: {e.strerror}")
+    url = url or spec["url"]
+    fd, tmp = tempfile.mkstemp(prefix=f".{spec['file']}.", suffix=".part", dir=dest)
+    try:
+        h = hashlib.sha256()
+        with os.fdopen(fd, "wb") as f:
+            try:
+                with urllib.request.urlopen(url, timeout=timeout) as r:
+                    while chunk := r.read(1 << 16):
+                        h.update(chunk)
+                        f.write(chunk)
+            except urllib.error.HTTPError as e:
+                raise CharlstmError(f"download of {name} failed: {url} answered HTTP {e.code}")
+            except (urllib.error.URLError, OSError, ValueError) as e:
+                reason = getattr(e, "reason", e)
+                raise CharlstmError(f"download of {name} from {url} failed: {reason}")
+        if h.hexdigest() != spec["sha256"]:
+            raise CharlstmError(f"download of {name} from {url} has the wrong sha256 "
+                                f"({h.hexdigest()[:16]}..., expected {spec['sha256'][:16]}...); "
+                                "nothing was saved")
+        os.replace(tmp, target)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+    return target
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            h.update(chunk)
+    return h.hexdigest()

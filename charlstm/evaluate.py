@@ -1,0 +1,83 @@
+"""Using a trained checkpoint: score a text, describe a checkpoint."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .checkpoint import Checkpoint
+from .data import Batches, Vocab
+from .errors import CharlstmError
+from .model import CharLSTM
+
+
+def score_text(model: CharLSTM, vocab: Vocab, text: str, strict: bool = False,
+               chunk: int = 256) -> dict:
+    """Loss of ``model`` on ``text``, reading it as one stream with the state carried.
+
+    Characters outside the vocabulary are dropped and counted (or refused with strict).
+    Returns {"loss" (nats/char), "bits_per_char", "perplexity", "chars" (scored),
+    "unknown" ({char: count})}.
+    """
+    unknown = vocab.unknown(text)
+    if unknown and strict:
+        raise CharlstmError("text has characters outside the model's vocabulary: "
+                            + Vocab.describe(unknown))
+    ids = vocab.encode(text, strict=False)
+    if len(ids) < 2:
+        raise CharlstmError(f"text has {len(ids)} characters in the model's vocabulary; "
+                            "at least 2 are needed to score one prediction")
+    batches = Batches(ids, N=1, T=chunk, partial=True)
+    state = model.init_state(1)
+    total = 0.0
+    for k in range(len(batches)):
+        x, y = batches.get(k)
+        loss, state = model.loss(x, y, state)
+        total += loss * x.size
+    n = len(ids) - 1
+    loss = total / n
+    return {"loss": loss, "bits_per_char": loss / math.log(2), "perplexity": math.exp(loss),
+            "chars": n, "unknown": unknown}
+
+
+def printable_vocab(chars: str) -> str:
+    """The vocabulary as one readable line: control characters and space escaped."""
+    names = {"\n": "\\n", "\t": "\\t", "\r": "\\r", " ": "␣"}
+    return "".join(names.get(c, c if c.isprintable() else f"\\u{ord(c):04x}") for c in chars)
+
+
+def describe(ck: Checkpoint, path="") -> str:
+    """A human-readable summary of a checkpoint (what ``charlstm info`` prints)."""
+    m, meta = ck.model_config, ck.meta
+    train = meta.get("train", {})
+    best = meta.get("best_val_loss")
+    n_params = sum(int(np.prod(v.shape)) for v in ck.params.values())
+    lines = [
+        f"checkpoint: {path}",
+        f"format: {meta['format']} version {meta['version']}",
+        f"model: {m.num_layers}-layer {m.cell}, hidden {m.hidden_size}, embed {m.embed_size}, "
+        f"vocab {m.vocab_size}, dropout {m.dropout}, {meta.get('dtype', 'float32')}",
+        f"parameters: {n_params:,}",
+        f"vocabulary ({m.vocab_size}): {printable_vocab(meta['vocab'])}",
+    ]
+    if "step" in meta:
+        spe = meta.get("steps_per_epoch") or 0
+        ep = f" (epoch {meta['step'] / spe:.2f})" if spe else ""
+        lines.append(f"trained: step {meta['step']}{ep}, "
+                     f"{meta.get('elapsed_s', 0) / 60:.1f} min")
+    if best is not None:
+        lines.append(f"best validation loss: {best:.4f} nats/char = "
+                     f"{best / math.log(2):.4f} bits/char")
+    if train:
+        lines.append(f"training: {train.get('optimizer')} lr {train.get('lr')}, batch "
+                     f"{train.get('batch_size')} x seq {train.get('seq_len')}, grad clip "
+                     f"{train.get('grad_clip')} ({train.get('clip_mode')}), seed {train.get('seed')}")
+    if meta.get("corpus"):
+        lines.append(f"corpus: {meta.get('corpus_source', meta['corpus'])} "
+                     f"({meta.get('corpus_chars', '?'):,} chars)")
+    if meta.get("command"):
+        lines.append(f"command: {meta['command']}")
+    if meta.get("resumed_with"):
+        lines.append(f"last resumed with: {meta['resumed_with']}")
+    return "\n".join(lines)

@@ -1,0 +1,211 @@
+"""End-to-end training on small generated corpora: learning, resume, Ctrl-C, NaN, bad input."""
+
+import csv
+import math
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from charlstm import checkpoint as ckpt
+from charlstm.cli import app
+from charlstm.errors import CharlstmError
+from charlstm.train import TrainConfig, train
+
+from conftest import SMALL, make_text, run_cli
+
+
+def rows(run_dir):
+    with open(run_dir / "metrics.csv", newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def small_cfg(**kw):
+    base = dict(hidden_size=32, embed_size=16, num_layers=1, batch_size=8, seq_len=16,
+                eval_every=20, sample_chars=40, quiet=True)
+    return TrainConfig(**(base | kw))
+
+
+def test_training_lowers_loss_well_below_uniform_and_writes_the_run(corpus, tmp_path):
+    run = tmp_path / "run"
+    res = train(corpus, small_cfg(max_steps=150, lr=1e-2), run_dir=run, log=lambda s: None)
+    V = len(set(corpus.read_text()))
+    assert res.stopped_by == "steps" and res.step == 150
+    assert res.last_val_loss < 0.6 * math.log(V)
+    for name in ("config.json", "metrics.csv", "latest.npz", "best.npz", "loss.png", "samples.txt"):
+        assert (run / name).is_file(), name
+    r = rows(run)
+    assert [int(x["step"]) for x in r] == [20, 40, 60, 80, 100, 120, 140, 150]
+    assert float(r[-1]["val_bpc"]) == pytest.approx(float(r[-1]["val_loss"]) / math.log(2), rel=1e-5)
+    assert float(r[-1]["train_loss"]) < float(r[0]["train_loss"])
+    assert float(r[0]["grad_norm"]) > 0 and float(r[0]["chars_per_s"]) > 0
+    best = ckpt.load(run / "best.npz")
+    assert best.meta["best_val_loss"] == pytest.approx(min(float(x["val_loss"]) for x in r), abs=1e-6)
+    assert (run / "loss.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "--- step 150" in (run / "samples.txt").read_text()
+
+
+def test_overfits_a_tiny_repeated_text(tmp_path):
+    p = tmp_path / "tiny.txt"
+    p.write_text("abcdefgh" * 300)
+    res = train(p, small_cfg(max_steps=200, lr=1e-2, batch_size=4, eval_every=100),
+                run_dir=tmp_path / "run", log=lambda s: None)
+    assert res.last_val_loss < 0.05
+
+
+@pytest.mark.parametrize("opt", ["adagrad", "rmsprop", "sgd"])
+def test_other_optimizers_train(corpus, tmp_path, opt):
+    lr = {"adagrad": 0.1, "rmsprop": 3e-3, "sgd": 0.5}[opt]
+    res = train(corpus, small_cfg(max_steps=60, optimizer=opt, lr=lr, lr_schedule="step"),
+                run_dir=tmp_path / "run", log=lambda s: None)
+    V = len(set(corpus.read_text()))
+    assert res.last_val_loss < 0.8 * math.log(V)
+    ck = ckpt.load(tmp_path / "run" / "latest.npz")
+    assert any(k.startswith(("mem/", "sq/", "velocity/")) for k in ck.optim)
+
+
+def test_resume_is_bit_for_bit_identical(corpus, tmp_path):
+    # Step decay changes the rate at the epoch boundary; a cosine horizon would depend on
+    # the --max-steps given to each half, so it is not used here.
+    cfg = dict(dtype="float64", dropout=0.2, eval_every=5, checkpoint_every=7,
+               lr_schedule="step", lr_decay=0.5, warmup_steps=3)
+    a, b = tmp_path / "a", tmp_path / "b"
+    # 50 steps at 8x16 is more than one epoch (42 steps) of this corpus: the reset is crossed.
+    train(corpus, small_cfg(max_steps=50, **cfg), run_dir=a, log=lambda s: None)
+    first = train(corpus, small_cfg(max_steps=17, **cfg), run_dir=b, log=lambda s: None)
+    assert first.step == 17
+    # Resume with only the total: every other setting comes from the checkpoint.
+    second = train(None, TrainConfig(max_steps=50, quiet=True), resume=b,
+                   explicit={"max_steps", "quiet"}, log=lambda s: None)
+    assert second.step == 50 and second.epoch == 1
+    ca, cb = ckpt.load(a / "latest.npz"), ckpt.load(b / "latest.npz")
+    for k in ca.params:
+        assert np.array_equal(ca.params[k], cb.params[k]), k
+    for k in ca.optim:
+        assert np.array_equal(ca.optim[k], cb.optim[k]), k
+    strip = lambda rs: {r["step"]: {k: v for k, v in r.items() if k not in ("chars_per_s", "elapsed_s")}
+                        for r in rs}
+    ra, rb = strip(rows(a)), strip(rows(b))
+    assert set(rb) - set(ra) == {"17"} and set(ra) <= set(rb)   # b also evaluated where it stopped
+    for step, r in ra.items():
+        if step == "20":
+            # The row at 17 started a new train-loss window (steps 18-20 instead of 16-20).
+            for k in ("train_loss", "grad_norm"):
+                r.pop(k), rb[step].pop(k)
+        assert r == rb[step], step
+
+
+def test_resume_refuses_changed_model_flags(corpus, tmp_path, runner):
+    run = tmp_path / "run"
+    train(corpus, small_cfg(max_steps=5), run_dir=run, log=lambda s: None)
+    r = runner.invoke(app, ["train", "--resume", str(run), "--hidden-size", "64", "--lr", "0.5"])
+    assert r.exit_code != 0
+    res = run_cli("train", "--resume", run, "--hidden-size", "64", "--lr", "0.5")
+    assert res.returncode == 2 and "Traceback" not in res.stderr
+    assert "--hidden-size 64 (run has 32)" in res.stderr and "--lr 0.5" in res.stderr
+    ok = run_cli("train", "--resume", run, "--max-steps", "8", "--hidden-size", "32", "--quiet")
+    assert ok.returncode == 0, ok.stderr
+    assert ckpt.load(run / "latest.npz").meta["step"] == 8
+
+
+def test_existing_run_folder_is_not_clobbered(corpus, tmp_path):
+    run = tmp_path / "run"
+    train(corpus, small_cfg(max_steps=3), run_dir=run, log=lambda s: None)
+    before = (run / "latest.npz").read_bytes()
+    res = run_cli("train", corpus, "--run-dir", run, "--max-steps", "2", *SMALL)
+    assert res.returncode == 2 and "already exists" in res.stderr and "--resume" in res.stderr
+    assert (run / "latest.npz").read_bytes() == before
+    res = run_cli("train", corpus, "--run-dir", run, "--max-steps", "2", "--overwrite", *SMALL)
+    assert res.returncode == 0 and ckpt.load(run / "latest.npz").meta["step"] == 2
+
+
+def test_ctrl_c_saves_a_loadable_checkpoint_and_exits_130(corpus, tmp_path):
+    run = tmp_path / "run"
+    proc = subprocess.Popen([sys.executable, "-m", "charlstm", "train", str(corpus), "--run-dir",
+                             str(run), "--minutes", "2", "--eval-every", "1000", *SMALL],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 60
+    while not (run / "metrics.csv").exists() and time.time() < deadline:
+        time.sleep(0.1)
+    time.sleep(1.0)                                    # let it take some steps
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "Resume with: charlstm train --resume" in err and "Traceback" not in err
+    ck = ckpt.load(run / "latest.npz")
+    assert ck.meta["step"] > 0
+    assert (run / "best.npz").exists() and rows(run)[-1]["step"] == str(ck.meta["step"])
+
+
+def test_nan_stops_with_a_message_and_keeps_finite_weights(corpus, tmp_path):
+    run = tmp_path / "run"
+    res = run_cli("train", corpus, "--run-dir", run, "--max-steps", "200", "--lr", "1e30",
+                  "--grad-clip", "0", "--optimizer", "sgd", "--momentum", "0", "--eval-every", "1",
+                  *SMALL)
+    assert res.returncode == 2 and "Traceback" not in res.stderr
+    assert "lower --lr" in res.stderr
+    ck = ckpt.load(run / "latest.npz")
+    assert 0 < ck.meta["step"] < 200
+    assert all(np.isfinite(v).all() for v in ck.params.values())
+    if (run / "best.npz").exists():                    # only if some evaluation was finite
+        best = ckpt.load(run / "best.npz")
+        assert all(np.isfinite(v).all() for v in best.params.values())
+
+
+def test_small_corpus_shrinks_streams_with_a_warning(tmp_path):
+    p = tmp_path / "small.txt"
+    p.write_text(make_text(800))
+    res = run_cli("train", p, "--run-dir", tmp_path / "r", "--max-steps", "2", *SMALL)
+    assert res.returncode == 0, res.stderr
+    assert "warning: the validation split (80 chars)" in res.stderr and "using 4 streams" in res.stderr
+
+
+def test_too_small_corpus_is_refused(tmp_path):
+    p = tmp_path / "tiny.txt"
+    p.write_text("hello")
+    res = run_cli("train", p, "--run-dir", tmp_path / "r", *SMALL)
+    assert res.returncode == 2 and "smallest corpus that works" in res.stderr
+    assert not (tmp_path / "r").exists()
+
+
+@pytest.mark.parametrize("flags,match", [
+    (["--hidden-size", "0"], "--hidden-size must be at least 1"),
+    (["--dropout", "1.0"], "--dropout must be in [0, 1)"),
+    (["--lr", "0"], "--lr must be greater than 0"),
+    (["--lr", "-1"], "--lr must be greater than 0"),
+    (["--seq-len", "0"], "--seq-len must be at least 1"),
+    (["--batch-size", "0"], "--batch-size must be at least 1"),
+    (["--val-frac", "1.5"], "--val-frac must be in (0, 1)"),
+    (["--optimizer", "lbfgs"], "--optimizer must be one of"),
+    (["--dtype", "float16"], "--dtype must be float32 or float64"),
+    (["--minutes", "0"], "--minutes must be greater than 0"),
+    (["--lr-schedule", "cosine"], "cosine needs --epochs or --max-steps"),
+    (["--grad-clip", "-1"], "--grad-clip must be 0"),
+    (["--layers", "0"], "--layers must be at least 1"),
+])
+def test_invalid_values_are_refused_before_any_work(corpus, tmp_path, flags, match):
+    res = run_cli("train", corpus, "--run-dir", tmp_path / "r", *flags)
+    assert res.returncode == 2, res.stderr
+    assert match in res.stderr and "Traceback" not in res.stderr
+    assert len(res.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "r").exists()
+
+
+@pytest.mark.parametrize("make,match", [
+    (lambda p: p / "missing.txt", "not found"),
+    (lambda p: ((p / "e.txt").write_text(""), p / "e.txt")[1], "is empty"),
+    (lambda p: ((p / "d").mkdir(), p / "d")[1], "no .txt files"),
+    (lambda p: ((p / "x.txt").write_bytes(b"ok \xff\xfe bad"), p / "x.txt")[1], "byte offset 3"),
+])
+def test_bad_corpus_is_one_clear_line(tmp_path, make, match):
+    res = run_cli("train", make(tmp_path), "--run-dir", tmp_path / "r")
+    assert res.returncode == 2 and match in res.stderr
+    assert "Traceback" not in res.stderr and len(res.stderr.strip().splitlines()) == 1
+
+
+def test_resume_of_missing_run_is_refused(tmp_path):
+    res = run_cli("train", "--resume", tmp_path / "nope")
+    assert res.returncode == 2 and "cannot resume" in res.stderr
