@@ -164,6 +164,7 @@ class Adam(Optimizer):
     def __init__(self, params, beta1=0.9, beta2=0.999, eps=1e-8):
         super().__init__(params)
         self.beta1, self.beta2, self.eps = beta1, beta2, eps
+        self._scratch = {}
 
     def step(self, params, grads, lr):
         # Fold both bias corrections into one step size and eps (same update, fewer passes).
@@ -174,11 +175,22 @@ class Adam(Optimizer):
         super().step(params, grads, lr)
 
     def update(self, p, g, lr, m, v):
+        # In place with one scratch array per parameter: no allocation per step.
+        s = self._scratch.get(id(p))
+        if s is None or s.shape != p.shape:
+            s = self._scratch[id(p)] = np.empty_like(p)
         m *= self.beta1
-        m += (1 - self.beta1) * g                      # m = b1 m + (1 - b1) g
+        np.multiply(g, 1 - self.beta1, out=s)
+        m += s                                         # m = b1 m + (1 - b1) g
         v *= self.beta2
-        v += (1 - self.beta2) * (g * g)                # v = b2 v + (1 - b2) g^2
-        p -= self._lr_t * m / (np.sqrt(v) + self._eps_t)   # p -= lr m_hat / (sqrt(v_hat) + eps)
+        np.multiply(g, g, out=s)
+        s *= 1 - self.beta2
+        v += s                                         # v = b2 v + (1 - b2) g^2
+        np.sqrt(v, out=s)
+        s += self._eps_t
+        np.divide(m, s, out=s)
+        s *= self._lr_t
+        p -= s                                         # p -= lr m_hat / (sqrt(v_hat) + eps)
 
 
 OPTIMIZERS = {"adam": Adam, "adagrad": Adagrad, "rmsprop": RMSprop, "sgd": SGD}
