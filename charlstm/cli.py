@@ -97,7 +97,7 @@ def train(
     layers: Optional[int] = _opt(2, "Number of recurrent layers."),
     cell: Optional[Cell] = _opt("lstm", "Recurrent cell: lstm or rnn."),
     embed_size: Optional[int] = _opt(64, "Character embedding size (E)."),
-    dropout: Optional[float] = _opt(0.0, "Dropout between layers and before the output, in [0, 1)."),
+    dropout: Optional[float] = _opt(0.2, "Dropout between layers and before the output, in [0, 1)."),
     seq_len: Optional[int] = _opt(64, "Characters per sequence (T): how far back gradients flow."),
     batch_size: Optional[int] = _opt(32, "Parallel streams per batch (N)."),
     val_frac: Optional[float] = _opt(0.1, "Fraction of the corpus (its end) held out for validation."),
@@ -257,6 +257,115 @@ def download(
 
     path = fetch(name, dest, url=url, force=force)
     typer.echo(f"{name}: {path} ({path.stat().st_size:,} bytes, sha256 ok)")
+
+
+# --------------------------------------------------------------------------- inside the LSTM
+
+@app.command()
+def gradflow(
+    ckpt: Optional[Path] = typer.Option(None, "--ckpt", help="Measure this trained model (and a random RNN of its size)."),
+    text: Optional[Path] = typer.Option(None, help="Take the input sequences from this text file [default: random characters]."),
+    seq_len: int = typer.Option(100, min=1, help="Sequence length T: the loss sits on step T."),
+    batch_size: int = typer.Option(16, min=1, help="Sequences averaged over."),
+    hidden_size: int = typer.Option(128, min=1, help="Hidden size of the random models (ignored with --ckpt)."),
+    forget_bias: float = typer.Option(1.0, help="Forget-gate bias of the random LSTM (charlstm initialises 1.0)."),
+    rnn_scale: float = typer.Option(1.0, help="Scale of the RNN's recurrent weights (1.0: N(0, 1/H) entries)."),
+    seed: int = typer.Option(0, help="Random seed for weights and inputs."),
+    output: Path = typer.Option(Path("gradflow.png"), "-o", "--output", help="PNG to write."),
+):
+    """Gradient norm reaching each earlier step, LSTM vs vanilla RNN (loss on the last step)."""
+    import numpy as np
+
+    from . import checkpoint as ckpt_mod
+    from .data import load_corpus
+    from .gradflow import gradient_flow, plot_flow, random_models
+
+    rng = np.random.default_rng(seed)
+    if ckpt is not None:
+        ck = ckpt_mod.load(ckpt)
+        model, vocab = ck.model(), ck.vocab
+        cfg = model.cfg
+        _, rnn = random_models(cfg.vocab_size, cfg.hidden_size, 1, cfg.embed_size, seed,
+                               rnn_scale=rnn_scale, dtype=model.dtype)
+        models = {f"trained {cfg.cell} ({ckpt.name})": model, "random rnn": rnn}
+        V = cfg.vocab_size
+    else:
+        lstm, rnn = random_models(65, hidden_size, 1, 64, seed, forget_bias, rnn_scale)
+        models = {f"lstm (forget bias {forget_bias:g})": lstm, f"rnn (Wh scale {rnn_scale:g})": rnn}
+        vocab, V = None, 65
+    if text is not None:
+        body = load_corpus(text).text
+        if vocab is not None:
+            ids = vocab.encode(body, strict=False).astype(np.int64)
+        else:
+            chars = sorted(set(body))[:V]
+            ids = np.array([chars.index(ch) for ch in body if ch in chars[:V]], dtype=np.int64)
+        if len(ids) < seq_len:
+            fail(f"{text} has {len(ids)} usable characters; --seq-len {seq_len} needs at least {seq_len}")
+        starts = rng.integers(0, len(ids) - seq_len + 1, batch_size)
+        x = np.stack([ids[s:s + seq_len] for s in starts])
+    else:
+        x = rng.integers(0, V, (batch_size, seq_len))
+    flows = {name: gradient_flow(m, x) for name, m in models.items()}
+    try:
+        plot_flow(flows, output)
+    except OSError as e:
+        fail(f"cannot write {output}: {e.strerror}")
+    dists = [d for d in (1, 10, 50, 100) if d <= seq_len]
+    typer.echo(f"Loss on step T={seq_len} only; mean over {batch_size} sequences of the "
+               "gradient norm at distance T - t:")
+    typer.echo(f"{'model':<34}" + "".join(f"{f'd={d}':>11}" for d in dists))
+    for name, f in flows.items():
+        typer.echo(f"{(name + ': dL/dh'):<34}" + "".join(f"{f['dh'][d]:>11.2e}" for d in dists))
+        if f["dc"] is not None:
+            typer.echo(f"{(name + ': dL/dc'):<34}" + "".join(f"{f['dc'][d]:>11.2e}" for d in dists))
+    typer.echo(f"wrote {output}")
+
+
+@app.command(no_args_is_help=True)
+def visualize(
+    checkpoint: Path = typer.Argument(..., help="A trained .npz checkpoint."),
+    text: Optional[str] = typer.Option(None, help="A text file, or the text itself [default: the start of the run's validation split]."),
+    length: int = typer.Option(1500, min=1, help="Characters to show."),
+    layer: int = typer.Option(-1, help="Layer to look at (-1: the top one)."),
+    kind: str = typer.Option("cell", help="cell (tanh of the cell state) or hidden (h)."),
+    score: str = typer.Option("correlation", help="Rank cells by correlation with text features, or variance."),
+    cells: int = typer.Option(6, min=1, help="How many cells to show."),
+    output: Path = typer.Option(Path("cells.html"), "-o", "--output", help="HTML page to write."),
+    png: Optional[Path] = typer.Option(None, help="Heatmap PNG to write [default: beside the page]."),
+):
+    """A self-contained HTML page (and a PNG heatmap) of what individual cells track."""
+    from . import checkpoint as ckpt_mod
+    from .data import load_corpus, split
+    from .visualize import activations, rank_cells, write_heatmap, write_html
+
+    ck = ckpt_mod.load(checkpoint)
+    model, vocab = ck.model(), ck.vocab
+    if text is None:
+        train_cfg = ck.meta.get("train", {})
+        try:
+            body = load_corpus(ck.meta["corpus"], train_cfg.get("encoding", "utf-8")).text
+        except (KeyError, CharlstmError):
+            fail(f"cannot read the corpus this model was trained on "
+                 f"({ck.meta.get('corpus', 'unknown')}); pass --text")
+        n_val = int(round(len(body) * train_cfg.get("val_frac", 0.1)))
+        body = body[len(body) - n_val:]
+    elif Path(text).is_file():
+        body = load_corpus(text).text
+    else:
+        body = text
+    body = body[:length]
+    acts = activations(model, vocab, body, layer=layer, kind=kind)
+    ranked = rank_cells(acts["values"], body, score=score, k=cells)
+    png = png or output.with_suffix(".png")
+    try:
+        write_html(acts, ranked, output)
+        write_heatmap(acts, ranked, png)
+    except OSError as e:
+        fail(f"cannot write the output: {e.strerror}")
+    for j, s, why in ranked:
+        typer.echo(f"cell {j}: {why}")
+    typer.echo(f"wrote {output} and {png}")
 
 
 def main(argv: Optional[List[str]] = None):

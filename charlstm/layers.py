@@ -110,10 +110,12 @@ def rnn_forward(x, h0, Wx, Wh, b):
     return _batch_major(hs[1:]), hs[T].copy(), (xt, hs, Wx, Wh)
 
 
-def rnn_backward(dh, cache, dhT=None):
+def rnn_backward(dh, cache, dhT=None, dh_out=None):
     """dh (N, T, H) upstream gradient of every h_t; dhT (N, H) optional gradient of hT.
 
     ->  dx (N, T, D), dh0 (N, H), dWx, dWh, db
+    dh_out: optional (T, N, H) array that receives the total gradient of each h_t
+    (from above and from step t+1), for looking at gradient flow through time.
     """
     xt, hs, Wx, Wh = cache
     T, N, D = xt.shape
@@ -122,6 +124,8 @@ def rnn_backward(dh, cache, dhT=None):
     dnext = np.zeros((N, H), dtype=da.dtype) if dhT is None else dhT.astype(da.dtype)
     for t in reversed(range(T)):
         da[t] += dnext
+        if dh_out is not None:
+            dh_out[t] = da[t]
         da[t] *= 1 - hs[t + 1] ** 2                    # through tanh
         dnext = da[t] @ Wh.T
     da2 = da.reshape(T * N, H)
@@ -232,12 +236,14 @@ def lstm_forward(x, h0, c0, Wx, Wh, b):
     return _batch_major(hs[1:]), hs[T].copy(), cs[T].copy(), cache
 
 
-def lstm_backward(dh, cache, dhT=None, dcT=None):
+def lstm_backward(dh, cache, dhT=None, dcT=None, dh_out=None, dc_out=None):
     """Backward through ``lstm_forward``.
 
     dh (N, T, H): upstream gradient of every h_t (from the layer above);
     dhT, dcT (N, H): optional gradients of the final states (None = zero).
     ->  dx (N, T, D), dh0 (N, H), dc0 (N, H), dWx (D, 4H), dWh (H, 4H), db (4H,)
+    dh_out, dc_out: optional (T, N, H) arrays that receive the total gradients of each
+    h_t and c_t, for looking at gradient flow through time.
 
     Only dh_t and dc_t flow backward through time; every other factor of the gate
     gradients is known from the forward pass. So those factors are computed for all T
@@ -281,6 +287,10 @@ def lstm_backward(dh, cache, dhT=None, dcT=None):
         np.add(dhs[t], dnext_h, out=dh_t)              # h_t feeds the layer above and step t+1
         np.multiply(dh_t, oc[t], out=tmp)
         dc += tmp                                      # dc_t
+        if dh_out is not None:
+            dh_out[t] = dh_t
+        if dc_out is not None:
+            dc_out[t] = dc
         d[:, 2 * H:3 * H] *= dh_t                      # do
         d[:, :2 * H].reshape(N, 2, H)[...] *= dc[:, None, :]   # di, df
         d[:, 3 * H:] *= dc                             # dg

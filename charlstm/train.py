@@ -42,7 +42,7 @@ class TrainConfig:
     num_layers: int = 2
     cell: str = "lstm"
     embed_size: int = 64
-    dropout: float = 0.0
+    dropout: float = 0.2
     dtype: str = "float32"
     # data
     seq_len: int = 64

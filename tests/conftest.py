@@ -40,6 +40,23 @@ def run_cli(*args, timeout=120, **kw):
                           capture_output=True, text=True, timeout=timeout, **kw)
 
 
+def _write(p, data):
+    (p.write_bytes if isinstance(data, bytes) else p.write_text)(data)
+    return p
+
+
+# Bad corpora: (id, make(tmp_path) -> the path to pass, expected message fragment).
+BAD_CORPORA = [
+    ("missing", lambda d: d / "missing.txt", "not found"),
+    ("empty", lambda d: _write(d / "e.txt", ""), "is empty"),
+    ("no-txt", lambda d: (d / "sub").mkdir() or d / "sub", "no .txt files"),
+    ("binary", lambda d: _write(d / "bin.txt", b"\x7fELF\x00\x00\x01"), "binary"),
+    ("not-utf8", lambda d: _write(d / "x.txt", b"ok \xff\xfe bad"), "byte offset 3"),
+]
+BAD_CORPORA_PARAMS = [pytest.param(make, match, id=name) for name, make, match in BAD_CORPORA]
+
+
 # Small, fast model settings for end-to-end runs.
 SMALL = ["--hidden-size", "32", "--embed-size", "16", "--layers", "1", "--batch-size", "8",
+         "--dropout", "0",
          "--seq-len", "16", "--quiet", "--sample-chars", "40"]

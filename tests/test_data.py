@@ -6,6 +6,8 @@ import pytest
 from charlstm.data import Batches, Vocab, fit_streams, load_corpus, split
 from charlstm.errors import CharlstmError
 
+from conftest import BAD_CORPORA_PARAMS
+
 
 def test_file_directory_and_builtin(tmp_path):
     (tmp_path / "b.txt").write_text("world", encoding="utf-8")
@@ -17,12 +19,7 @@ def test_file_directory_and_builtin(tmp_path):
     assert len(docs.text) > 100_000 and "def" in docs.text and docs.name == "python-docs"
 
 
-@pytest.mark.parametrize("setup,match", [
-    (lambda p: p / "missing.txt", "not found"),
-    (lambda p: ((p / "e.txt").write_text(""), p / "e.txt")[1], "empty"),
-    (lambda p: ((p / "d").mkdir(), p / "d")[1], "no .txt files"),
-    (lambda p: ((p / "bin.txt").write_bytes(b"\x7fELF\x00\x00\x01"), p / "bin.txt")[1], "binary"),
-])
+@pytest.mark.parametrize("setup,match", BAD_CORPORA_PARAMS)
 def test_bad_corpora_give_clear_errors(tmp_path, setup, match):
     with pytest.raises(CharlstmError, match=match):
         load_corpus(setup(tmp_path))

@@ -15,7 +15,7 @@ from charlstm.cli import app
 from charlstm.errors import CharlstmError
 from charlstm.train import TrainConfig, train
 
-from conftest import SMALL, make_text, run_cli
+from conftest import BAD_CORPORA_PARAMS, SMALL, make_text, run_cli
 
 
 def rows(run_dir):
@@ -25,7 +25,7 @@ def rows(run_dir):
 
 def small_cfg(**kw):
     base = dict(hidden_size=32, embed_size=16, num_layers=1, batch_size=8, seq_len=16,
-                eval_every=20, sample_chars=40, quiet=True)
+                dropout=0.0, eval_every=20, sample_chars=40, quiet=True)
     return TrainConfig(**(base | kw))
 
 
@@ -194,12 +194,7 @@ def test_invalid_values_are_refused_before_any_work(corpus, tmp_path, flags, mat
     assert not (tmp_path / "r").exists()
 
 
-@pytest.mark.parametrize("make,match", [
-    (lambda p: p / "missing.txt", "not found"),
-    (lambda p: ((p / "e.txt").write_text(""), p / "e.txt")[1], "is empty"),
-    (lambda p: ((p / "d").mkdir(), p / "d")[1], "no .txt files"),
-    (lambda p: ((p / "x.txt").write_bytes(b"ok \xff\xfe bad"), p / "x.txt")[1], "byte offset 3"),
-])
+@pytest.mark.parametrize("make,match", BAD_CORPORA_PARAMS)
 def test_bad_corpus_is_one_clear_line(tmp_path, make, match):
     res = run_cli("train", make(tmp_path), "--run-dir", tmp_path / "r")
     assert res.returncode == 2 and match in res.stderr

@@ -26,7 +26,7 @@ def trained(tmp_path_factory):
     text = "the quick brown fox jumps over the lazy dog.\n" * 60
     (d / "text.txt").write_text(text)
     cfg = TrainConfig(hidden_size=48, embed_size=16, num_layers=1, batch_size=4, seq_len=32,
-                      lr=1e-2, max_steps=250, eval_every=125, sample_chars=0, quiet=True)
+                      dropout=0.0, lr=1e-2, max_steps=250, eval_every=125, sample_chars=0, quiet=True)
     train(d / "text.txt", cfg, run_dir=d / "run", log=lambda s: None)
     return d / "run" / "best.npz", d / "text.txt"
 

@@ -1,0 +1,280 @@
+"""charlstm vs PyTorch on the CPU: training throughput, efficiency, sampling, memory.
+
+    python scripts/bench.py            # about 3-5 minutes on 2 cores
+    python scripts/bench.py --quick    # fewer repetitions, for a smoke test
+
+Prints a Markdown table and writes the figures as JSON to runs/bench/bench-<time>.json.
+Without torch installed, charlstm's figures are printed alone. Each timing runs in a
+fresh process, the two implementations alternate, and medians are taken, so machine
+drift affects both alike and neither's thread pool disturbs the other's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from charlstm.model import CharLSTM, ModelConfig  # noqa: E402
+from charlstm.optim import Adam, clip_grads  # noqa: E402
+from charlstm.train import TrainConfig  # noqa: E402
+
+try:
+    import torch
+except ImportError:                                    # charlstm's figures alone
+    torch = None
+
+V, E = 65, 64
+_d = TrainConfig()
+CONFIGS = {
+    "small": dict(H=128, L=2, N=50, T=50),
+    "large": dict(H=512, L=2, N=50, T=50),
+    "default": dict(H=_d.hidden_size, L=_d.num_layers, N=_d.batch_size, T=_d.seq_len),
+}
+
+
+def step_flops(H, L, N, T):
+    """Multiply-adds x 2 of one training step, counting the matrix products only.
+
+    Per LSTM layer with input size D: forward x Wx and h Wh is 2 N T (D + H) 4H; the
+    backward does twice that (gradients of the inputs and of the weights). The output
+    layer adds 3 * 2 N T H V. Elementwise work is O(N T H) and left out.
+    """
+    total = 0
+    for l in range(L):
+        D = E if l == 0 else H
+        total += 3 * 2 * N * T * (D + H) * 4 * H
+    return total + 3 * 2 * N * T * H * V
+
+
+# --------------------------------------------------------------------------- the two jobs
+
+def numpy_job(H, L, N, T):
+    m = CharLSTM(ModelConfig(vocab_size=V, hidden_size=H, num_layers=L, embed_size=E), seed=0)
+    opt = Adam(m.params)
+    rng = np.random.default_rng(0)
+    data = rng.integers(0, V, (N, T + 1))
+    x, y = data[:, :-1], data[:, 1:]
+    state = [m.init_state(N)]
+
+    def step():
+        loss, grads, state[0] = m.loss_and_grads(x, y, state[0])
+        clip_grads(grads, 5.0)
+        opt.step(m.params, grads, 2e-3)
+    return step
+
+
+def torch_job(H, L, N, T):
+    torch.manual_seed(0)
+    emb = torch.nn.Embedding(V, E)
+    lstm = torch.nn.LSTM(E, H, L, batch_first=True)
+    lin = torch.nn.Linear(H, V)
+    params = [*emb.parameters(), *lstm.parameters(), *lin.parameters()]
+    opt = torch.optim.Adam(params, lr=2e-3)
+    data = torch.randint(0, V, (N, T + 1))
+    x, y = data[:, :-1], data[:, 1:]
+    state = [None]
+
+    def step():
+        out, new = lstm(emb(x), state[0])
+        loss = torch.nn.functional.cross_entropy(lin(out).reshape(-1, V), y.reshape(-1))
+        opt.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 5.0)
+        opt.step()
+        state[0] = tuple(s.detach() for s in new)   # truncated BPTT: carry, detached
+    return step
+
+
+def time_calls(f, reps: int, warmup: int = 2) -> list:
+    """Seconds per call of f, after warm-up calls."""
+    for _ in range(warmup):
+        f()
+    times = []
+    for _ in range(reps):
+        t = time.perf_counter()
+        f()
+        times.append(time.perf_counter() - t)
+    return times
+
+
+def child_times(kind: str, job: str, cfg: dict, reps: int) -> list:
+    """Run one timing in a fresh process (see ``--child``) and return its times."""
+    out = subprocess.run([sys.executable, __file__, "--child", json.dumps([kind, job, cfg, reps])],
+                         capture_output=True, text=True, check=True, cwd=ROOT).stdout
+    return json.loads(out.splitlines()[-1])
+
+
+def time_alternating(kind: str, jobs: list, cfg: dict, rounds: int, reps: int) -> dict:
+    """Median seconds per call of each job. Every timing runs in its own process (two
+    BLAS/OpenMP thread pools in one process spin against each other), and the processes
+    alternate, job A, job B, job A, ..., so drift of the machine affects both alike."""
+    times = {j: [] for j in jobs}
+    for _ in range(rounds):
+        for j in jobs:
+            times[j] += child_times(kind, j, cfg, reps)
+    return {j: float(np.median(v)) for j, v in times.items()}
+
+
+def run_child(spec: str):
+    kind, job, cfg, reps = json.loads(spec)
+    if torch is not None:
+        torch.set_num_threads(os.cpu_count() or 1)
+    if kind == "train":
+        f = (numpy_job if job == "charlstm" else torch_job)(**cfg)
+        times = time_calls(f, reps)
+    else:                                              # sampling: cfg = {H, L, n}
+        n = cfg.pop("n")
+        run = (numpy_sampler if job == "charlstm" else torch_sampler)(**cfg)
+        times = [t / n for t in time_calls(lambda: run(n), reps, warmup=1)]
+    print(json.dumps(times))
+
+
+def matmul_peak(n=2048, reps=5) -> float:
+    """float32 GEMM FLOP/s measured here: the ceiling for this machine."""
+    a = np.random.default_rng(0).standard_normal((n, n)).astype(np.float32)
+    a @ a
+    ts = []
+    for _ in range(reps):
+        t = time.perf_counter()
+        a @ a
+        ts.append(time.perf_counter() - t)
+    return 2 * n ** 3 / float(np.median(ts))
+
+
+# --------------------------------------------------------------------------- sampling
+
+def numpy_sampler(H, L):
+    from charlstm.data import Vocab
+    from charlstm.sample import iter_sample
+    m = CharLSTM(ModelConfig(vocab_size=V, hidden_size=H, num_layers=L, embed_size=E), seed=0)
+    vocab = Vocab("".join(chr(33 + i) for i in range(V - 1)) + "\n")
+
+    def run(n):
+        for _ in iter_sample(m, vocab, n, rng=np.random.default_rng(0)):
+            pass
+    return run
+
+
+def torch_sampler(H, L):
+    emb, lstm, lin = torch.nn.Embedding(V, E), torch.nn.LSTM(E, H, L, batch_first=True), torch.nn.Linear(H, V)
+
+    def run(n):
+        with torch.no_grad():
+            x, state = torch.tensor([[0]]), None
+            for _ in range(n):                         # one character per call, state carried
+                out, state = lstm(emb(x), state)
+                p = torch.softmax(lin(out[:, -1]), -1)
+                x = torch.multinomial(p, 1)
+    return run
+
+
+# --------------------------------------------------------------------------- memory
+
+MEMORY_CHILD = """
+import sys; sys.path.insert(0, {root!r})
+import scripts.bench as b
+def status(key):
+    for line in open('/proc/self/status'):
+        if line.startswith(key):
+            return int(line.split()[1]) * 1024
+step = getattr(b, {job!r})(**{cfg!r})
+base = status('VmRSS:')
+for _ in range(3):
+    step()
+print(base, status('VmHWM:'))
+"""
+
+
+def peak_memory(job: str, cfg: dict) -> tuple[int, int]:
+    """(RSS before the first step, peak RSS) of a fresh process running 3 training steps."""
+    code = MEMORY_CHILD.format(root=str(ROOT), job=job, cfg=cfg)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, cwd=ROOT).stdout.split()
+    return int(out[0]), int(out[1])
+
+
+# --------------------------------------------------------------------------- main
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="fewer repetitions (smoke test)")
+    ap.add_argument("--reps", type=int, default=None, help="timed repetitions per config")
+    ap.add_argument("--out", type=Path, default=ROOT / "runs" / "bench")
+    ap.add_argument("--child", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.child:
+        return run_child(args.child)
+    reps, rounds = (2, 1) if args.quick else (args.reps or 4, 3)
+    jobs = ["charlstm"] + (["torch"] if torch is not None else [])
+    result = {"date": datetime.now().isoformat(timespec="seconds"), "machine": platform.processor()
+              or platform.machine(), "cores": os.cpu_count(), "numpy": np.__version__,
+              "torch": torch.__version__ if torch else None, "train": {}}
+    peak = matmul_peak()
+    result["matmul_peak_gflops"] = peak / 1e9
+
+    rows = []
+    for name, c in CONFIGS.items():
+        t = time_alternating("train", jobs, c, rounds, reps)
+        chars = c["N"] * c["T"]
+        flops = step_flops(**c)
+        r = {"config": c, "flops_per_step": flops,
+             "charlstm_chars_per_s": chars / t["charlstm"],
+             "charlstm_gflops": flops / t["charlstm"] / 1e9,
+             "charlstm_pct_of_peak": 100 * flops / t["charlstm"] / peak}
+        if torch is not None:
+            r["torch_chars_per_s"] = chars / t["torch"]
+            r["ratio"] = t["torch"] / t["charlstm"]
+        result["train"][name] = r
+        rows.append((name, c, r))
+        print(f"  {name}: done", file=sys.stderr)
+
+    H, L = CONFIGS["large"]["H"], CONFIGS["large"]["L"]
+    n = 100 if args.quick else 300
+    ts = time_alternating("sample", jobs, {"H": H, "L": L, "n": n}, rounds, 2 if args.quick else 3)
+    result["sample"] = {k: 1 / v for k, v in ts.items()}
+
+    mem = {"charlstm": peak_memory("numpy_job", CONFIGS["large"])}
+    if torch is not None:
+        mem["torch"] = peak_memory("torch_job", CONFIGS["large"])
+    result["memory"] = {k: {"before_steps": a, "peak": b} for k, (a, b) in mem.items()}
+
+    # ------------------------------------------------------------------ report
+    print(f"\ncharlstm benchmark, {result['date']}, {result['cores']} cores, numpy "
+          f"{result['numpy']}, torch {result['torch'] or 'not installed'}; float32 matmul "
+          f"peak (2048^3) {peak / 1e9:.0f} GFLOP/s\n")
+    print("| config | H | L | N | T | charlstm chars/s | torch chars/s | ratio | charlstm GFLOP/s | % of matmul peak |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for name, c, r in rows:
+        tc = f"{r['torch_chars_per_s']:,.0f}" if "torch_chars_per_s" in r else "-"
+        ratio = f"{r['ratio']:.2f}x" if "ratio" in r else "-"
+        print(f"| {name} | {c['H']} | {c['L']} | {c['N']} | {c['T']} | {r['charlstm_chars_per_s']:,.0f} "
+              f"| {tc} | {ratio} | {r['charlstm_gflops']:.0f} | {r['charlstm_pct_of_peak']:.0f}% |")
+    s = result["sample"]
+    ratio = f" ({s['charlstm'] / s['torch']:.1f}x)" if "torch" in s else ""
+    print(f"\nsampling, large model, one stream: charlstm {s['charlstm']:,.0f} chars/s"
+          + (f", torch {s['torch']:,.0f} chars/s{ratio}" if "torch" in s else ""))
+    for k, m in result["memory"].items():
+        print(f"peak memory, large config, {k}: {m['peak'] / 2**20:,.0f} MiB resident "
+              f"({(m['peak'] - m['before_steps']) / 2**20:,.0f} MiB above the model before training)")
+    print("\nFLOPs per step = sum over layers of 3 * 2*N*T*(D+H)*4H  +  3 * 2*N*T*H*V "
+          "(forward, and twice that backward; D = E for layer 0, H after)")
+    args.out.mkdir(parents=True, exist_ok=True)
+    path = args.out / f"bench-{datetime.now():%Y%m%d-%H%M%S}.json"
+    path.write_text(json.dumps(result, indent=2) + "\n")
+    print(f"\nwrote {path}")
+
+
+if __name__ == "__main__":
+    main()
