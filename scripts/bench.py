@@ -40,11 +40,12 @@ _d = TrainConfig()
 CONFIGS = {
     "small": dict(H=128, L=2, N=50, T=50),
     "large": dict(H=512, L=2, N=50, T=50),
-    "default": dict(H=_d.hidden_size, L=_d.num_layers, N=_d.batch_size, T=_d.seq_len),
+    "default": dict(H=_d.hidden_size, L=_d.num_layers, N=_d.batch_size, T=_d.seq_len,
+                    dropout=_d.dropout),
 }
 
 
-def step_flops(H, L, N, T):
+def step_flops(H, L, N, T, dropout=0.0):
     """Multiply-adds x 2 of one training step, counting the matrix products only.
 
     Per LSTM layer with input size D: forward x Wx and h Wh is 2 N T (D + H) 4H; the
@@ -60,8 +61,9 @@ def step_flops(H, L, N, T):
 
 # --------------------------------------------------------------------------- the two jobs
 
-def numpy_job(H, L, N, T):
-    m = CharLSTM(ModelConfig(vocab_size=V, hidden_size=H, num_layers=L, embed_size=E), seed=0)
+def numpy_job(H, L, N, T, dropout=0.0):
+    m = CharLSTM(ModelConfig(vocab_size=V, hidden_size=H, num_layers=L, embed_size=E,
+                             dropout=dropout), seed=0)
     opt = Adam(m.params)
     rng = np.random.default_rng(0)
     data = rng.integers(0, V, (N, T + 1))
@@ -75,10 +77,13 @@ def numpy_job(H, L, N, T):
     return step
 
 
-def torch_job(H, L, N, T):
+def torch_job(H, L, N, T, dropout=0.0):
+    """The same job in PyTorch; dropout as in charlstm: on the embedding, between layers
+    and before the output."""
     torch.manual_seed(0)
     emb = torch.nn.Embedding(V, E)
-    lstm = torch.nn.LSTM(E, H, L, batch_first=True)
+    lstm = torch.nn.LSTM(E, H, L, batch_first=True, dropout=dropout if L > 1 else 0.0)
+    drop = torch.nn.Dropout(dropout)
     lin = torch.nn.Linear(H, V)
     params = [*emb.parameters(), *lstm.parameters(), *lin.parameters()]
     opt = torch.optim.Adam(params, lr=2e-3)
@@ -87,8 +92,8 @@ def torch_job(H, L, N, T):
     state = [None]
 
     def step():
-        out, new = lstm(emb(x), state[0])
-        loss = torch.nn.functional.cross_entropy(lin(out).reshape(-1, V), y.reshape(-1))
+        out, new = lstm(drop(emb(x)), state[0])
+        loss = torch.nn.functional.cross_entropy(lin(drop(out)).reshape(-1, V), y.reshape(-1))
         opt.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 5.0)
@@ -254,12 +259,13 @@ def main():
     print(f"\ncharlstm benchmark, {result['date']}, {result['cores']} cores, numpy "
           f"{result['numpy']}, torch {result['torch'] or 'not installed'}; float32 matmul "
           f"peak (2048^3) {peak / 1e9:.0f} GFLOP/s\n")
-    print("| config | H | L | N | T | charlstm chars/s | torch chars/s | ratio | charlstm GFLOP/s | % of matmul peak |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
+    print("| config | H | L | N | T | dropout | charlstm chars/s | torch chars/s | ratio | charlstm GFLOP/s | % of matmul peak |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     for name, c, r in rows:
         tc = f"{r['torch_chars_per_s']:,.0f}" if "torch_chars_per_s" in r else "-"
         ratio = f"{r['ratio']:.2f}x" if "ratio" in r else "-"
-        print(f"| {name} | {c['H']} | {c['L']} | {c['N']} | {c['T']} | {r['charlstm_chars_per_s']:,.0f} "
+        print(f"| {name} | {c['H']} | {c['L']} | {c['N']} | {c['T']} | {c.get('dropout', 0.0):g} "
+              f"| {r['charlstm_chars_per_s']:,.0f} "
               f"| {tc} | {ratio} | {r['charlstm_gflops']:.0f} | {r['charlstm_pct_of_peak']:.0f}% |")
     s = result["sample"]
     ratio = f" ({s['charlstm'] / s['torch']:.1f}x)" if "torch" in s else ""
