@@ -336,7 +336,7 @@ def visualize(
 ):
     """A self-contained HTML page (and a PNG heatmap) of what individual cells track."""
     from . import checkpoint as ckpt_mod
-    from .data import load_corpus, split
+    from .data import load_corpus
     from .visualize import activations, rank_cells, write_heatmap, write_html
 
     ck = ckpt_mod.load(checkpoint)

@@ -25,7 +25,7 @@ import numpy as np
 from . import checkpoint as ckpt
 from .data import Batches, Vocab, fit_streams, load_corpus, split
 from .errors import CharlstmError, ConfigError
-from .model import CELLS, CharLSTM, ModelConfig
+from .model import CharLSTM, ModelConfig
 from .optim import OPTIMIZERS, SCHEDULES, clip_grads, learning_rate, make_optimizer
 from .plot import plot_runs, read_metrics
 from .sample import sample

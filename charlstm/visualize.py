@@ -12,7 +12,6 @@ from pathlib import Path
 
 import numpy as np
 
-from . import layers as Ls
 from .data import Vocab
 from .errors import CharlstmError
 from .model import CharLSTM

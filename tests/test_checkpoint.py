@@ -1,8 +1,6 @@
 """Checkpoints: exact round trip, atomic writes, and refusal of anything unsafe or broken."""
 
-import io
 import json
-import zipfile
 
 import numpy as np
 import pytest

@@ -12,7 +12,6 @@ import pytest
 
 from charlstm import checkpoint as ckpt
 from charlstm.cli import app
-from charlstm.errors import CharlstmError
 from charlstm.train import TrainConfig, train
 
 from conftest import BAD_CORPORA_PARAMS, SMALL, make_text, run_cli
