@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import json
 import math
+import os
 import signal
 import sys
 import threading
@@ -274,6 +275,9 @@ def train(corpus, cfg: TrainConfig | None = None, run_dir=None, resume=None,
         opt.load_state_dict(ck.optim)
         step, epoch, batch = ck.meta["step"], ck.meta["epoch"], ck.meta["batch"]
         best = ck.meta["best_val_loss"] if ck.meta["best_val_loss"] is not None else math.inf
+        if (run_dir / "best.npz").exists():            # it may be newer than latest.npz
+            saved_best = ckpt.load(run_dir / "best.npz").meta.get("best_val_loss")
+            best = min(best, saved_best if saved_best is not None else math.inf)
         elapsed0 = ck.meta.get("elapsed_s", 0.0)
         state = ck.state
         meta0 = {"command": ck.meta.get("command")}
@@ -307,10 +311,12 @@ def train(corpus, cfg: TrainConfig | None = None, run_dir=None, resume=None,
             rows = [r for r in csv.DictReader(f) if int(r["step"]) <= step]
     else:
         rows = []
-    with open(metrics_file, "w", newline="", encoding="utf-8") as f:
+    tmp = metrics_file.with_name(".metrics.csv.tmp")   # rewritten whole, then renamed
+    with open(tmp, "w", newline="", encoding="utf-8") as f:
         w = csv.DictWriter(f, METRICS)
         w.writeheader()
         w.writerows(rows)
+    os.replace(tmp, metrics_file)
     last_row_step = int(rows[-1]["step"]) if rows else -1
     last_val = float(rows[-1]["val_loss"]) if rows else math.nan
 

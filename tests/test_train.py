@@ -203,3 +203,16 @@ def test_bad_corpus_is_one_clear_line(tmp_path, make, match):
 def test_resume_of_missing_run_is_refused(tmp_path):
     res = run_cli("train", "--resume", tmp_path / "nope")
     assert res.returncode == 2 and "cannot resume" in res.stderr
+
+
+def test_resume_keeps_a_best_checkpoint_newer_than_latest(corpus, tmp_path):
+    run = tmp_path / "run"
+    train(corpus, small_cfg(max_steps=10, eval_every=5, lr=1e-2), run_dir=run, log=lambda s: None)
+    # As after a crash between an evaluation and the next latest.npz: best is better.
+    best = ckpt.load(run / "best.npz")
+    ckpt.save(run / "best.npz", dict(best.meta, best_val_loss=0.001), best.params, best.optim,
+              best.state)
+    train(None, TrainConfig(max_steps=15, quiet=True), resume=run,
+          explicit={"max_steps", "quiet"}, log=lambda s: None)
+    assert ckpt.load(run / "best.npz").meta["best_val_loss"] == 0.001
+    assert [int(r["step"]) for r in rows(run)] == [5, 10, 15]
