@@ -10,6 +10,7 @@ from .checkpoint import Checkpoint
 from .data import Batches, Vocab
 from .errors import CharlstmError
 from .model import CharLSTM
+from .train import evaluate as mean_loss
 
 
 def score_text(model: CharLSTM, vocab: Vocab, text: str, strict: bool = False,
@@ -28,15 +29,8 @@ def score_text(model: CharLSTM, vocab: Vocab, text: str, strict: bool = False,
     if len(ids) < 2:
         raise CharlstmError(f"text has {len(ids)} characters in the model's vocabulary; "
                             "at least 2 are needed to score one prediction")
-    batches = Batches(ids, N=1, T=chunk, partial=True)
-    state = model.init_state(1)
-    total = 0.0
-    for k in range(len(batches)):
-        x, y = batches.get(k)
-        loss, state = model.loss(x, y, state)
-        total += loss * x.size
+    loss = mean_loss(model, Batches(ids, N=1, T=chunk, partial=True))
     n = len(ids) - 1
-    loss = total / n
     return {"loss": loss, "bits_per_char": loss / math.log(2), "perplexity": math.exp(loss),
             "chars": n, "unknown": unknown}
 
