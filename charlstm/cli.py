@@ -277,7 +277,7 @@ def gradflow(
     import numpy as np
 
     from . import checkpoint as ckpt_mod
-    from .data import load_corpus
+    from .data import Vocab, load_corpus
     from .gradflow import gradient_flow, plot_flow, random_models
 
     rng = np.random.default_rng(seed)
@@ -295,11 +295,9 @@ def gradflow(
         vocab, V = None, 65
     if text is not None:
         body = load_corpus(text).text
-        if vocab is not None:
-            ids = vocab.encode(body, strict=False).astype(np.int64)
-        else:
-            chars = sorted(set(body))[:V]
-            ids = np.array([chars.index(ch) for ch in body if ch in chars[:V]], dtype=np.int64)
+        if vocab is None:                              # the random models read V characters
+            vocab = Vocab("".join(sorted(set(body))[:V]))
+        ids = vocab.encode(body, strict=False).astype(np.int64)
         if len(ids) < seq_len:
             fail(f"{text} has {len(ids)} usable characters; --seq-len {seq_len} needs at least {seq_len}")
         starts = rng.integers(0, len(ids) - seq_len + 1, batch_size)

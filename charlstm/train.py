@@ -266,7 +266,6 @@ def train(corpus, cfg: TrainConfig | None = None, run_dir=None, resume=None,
         best = math.inf
         elapsed0 = 0.0
         state = model.init_state(N_train)
-        meta0 = {}
     else:
         model = CharLSTM(mcfg, seed=cfg.seed, dtype=dtype,
                          params={k: v.astype(dtype) for k, v in ck.params.items()})
@@ -280,14 +279,10 @@ def train(corpus, cfg: TrainConfig | None = None, run_dir=None, resume=None,
             best = min(best, saved_best if saved_best is not None else math.inf)
         elapsed0 = ck.meta.get("elapsed_s", 0.0)
         state = ck.state
-        meta0 = {"command": ck.meta.get("command")}
 
     # Stopping: the step and epoch limits are totals for the run.
-    limits = []
-    if cfg.max_steps is not None:
-        limits.append(cfg.max_steps)
-    if cfg.epochs is not None:
-        limits.append(max(1, round(cfg.epochs * spe)))
+    epoch_steps = max(1, round(cfg.epochs * spe)) if cfg.epochs is not None else None
+    limits = [n for n in (cfg.max_steps, epoch_steps) if n is not None]
     total_steps = min(limits) if limits else None
     minutes = cfg.minutes if (cfg.minutes is not None or limits) else DEFAULT_MINUTES
 
@@ -295,7 +290,8 @@ def train(corpus, cfg: TrainConfig | None = None, run_dir=None, resume=None,
         "model": mcfg.to_dict(), "vocab": vocab.chars, "dtype": cfg.dtype,
         "train": asdict(cfg), "corpus": str(corpus), "corpus_source": corpus_obj.source,
         "corpus_chars": total, "steps_per_epoch": spe,
-        "command": meta0.get("command") or command or " ".join(sys.argv),
+        "command": (ck.meta.get("command") if ck is not None else None)
+                   or command or " ".join(sys.argv),
     }
     if command and ck is not None:
         meta_static["resumed_with"] = command
@@ -387,17 +383,22 @@ def train(corpus, cfg: TrainConfig | None = None, run_dir=None, resume=None,
     t_start, step0 = time.perf_counter(), step
     deadline = t_start + 60 * minutes if minutes is not None else math.inf
     t_mark, chars_mark = t_start, step * N_train * T
-    train_sum = train_n = norm_sum = 0.0
+    train_sum = norm_sum = 0.0
     train_n = 0
-    lr = learning_rate(cfg.lr, step, schedule=cfg.lr_schedule, epoch=epoch, decay=cfg.lr_decay,
-                       decay_every=cfg.lr_decay_every, warmup=cfg.warmup_steps,
-                       total_steps=total_steps, min_lr=cfg.min_lr)
+
+    def lr_at(step, epoch):
+        return learning_rate(cfg.lr, step, schedule=cfg.lr_schedule, epoch=epoch,
+                             decay=cfg.lr_decay, decay_every=cfg.lr_decay_every,
+                             warmup=cfg.warmup_steps, total_steps=total_steps,
+                             min_lr=cfg.min_lr)
+
+    lr = lr_at(step, epoch)
     stopped_by = None
     diverged = None
     with _StopFlag() as interrupted:
         while True:
             if total_steps is not None and step >= total_steps:
-                stopped_by = "epochs" if cfg.epochs is not None and step >= round(cfg.epochs * spe) else "steps"
+                stopped_by = "epochs" if total_steps == epoch_steps else "steps"
                 break
             if time.perf_counter() >= deadline:
                 stopped_by = "time"
@@ -408,9 +409,7 @@ def train(corpus, cfg: TrainConfig | None = None, run_dir=None, resume=None,
             if batch == 0:                             # new epoch: reset the carried state
                 state = model.init_state(N_train)
             x, y = train_batches.get(batch)
-            lr = learning_rate(cfg.lr, step, schedule=cfg.lr_schedule, epoch=epoch,
-                               decay=cfg.lr_decay, decay_every=cfg.lr_decay_every,
-                               warmup=cfg.warmup_steps, total_steps=total_steps, min_lr=cfg.min_lr)
+            lr = lr_at(step, epoch)
             loss, grads, new_state = model.loss_and_grads(x, y, state)
             norm = clip_grads(grads, cfg.grad_clip, cfg.clip_mode)
             if not (math.isfinite(loss) and math.isfinite(norm)):
@@ -451,8 +450,8 @@ def train(corpus, cfg: TrainConfig | None = None, run_dir=None, resume=None,
         if stopped_by != "nan" or all(np.isfinite(p).all() for p in model.params.values()):
             save("latest.npz")
     log(f"stopped by {stopped_by} at step {step} (epoch {step / spe:.2f}); "
-            f"val loss {last_val:.4f} nats/char = {last_val / math.log(2):.4f} bits/char; "
-            f"best {best:.4f}; run folder {run_dir}")
+        f"val loss {last_val:.4f} nats/char = {last_val / math.log(2):.4f} bits/char; "
+        f"best {best:.4f}; run folder {run_dir}")
     if diverged:
         raise Diverged(diverged)
     return TrainResult(run_dir, step, epoch, best, last_val, stopped_by)

@@ -14,6 +14,7 @@ import numpy as np
 
 from .data import Vocab
 from .errors import CharlstmError
+from .evaluate import printable_vocab
 from .model import CharLSTM
 
 KINDS = ("cell", "hidden")
@@ -111,7 +112,7 @@ def _color(v: float) -> str:
 
 
 def _show(ch: str) -> str:
-    return {"\n": "\\n", "\t": "\\t", " ": "␣"}.get(ch, ch)
+    return printable_vocab(ch)
 
 
 def write_html(acts: dict, cells, out, title: str = "charlstm: what the cells track"):
