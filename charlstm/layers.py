@@ -6,12 +6,20 @@ gradients of the forward's inputs, in the order the forward took them.
 
 Shapes use N (batch), T (time), D (input size), H (hidden size), V (vocabulary).
 
-Memory layout: sequence arrays are *logically* (N, T, ...) as in the classic coursework
-API, but the sequence layers store them time-major, (T, N, ...), and hand back a
-transposed view. That way the slice for one time step, ``a[t]``, is one contiguous
-block (good for the BLAS call in the time loop), and passing one layer's output to the
-next costs no copy: ``np.ascontiguousarray(x.transpose(1, 0, 2))`` of such a view is free.
-Any (N, T, D) array works as input; a batch-major one is copied once.
+Memory layout: sequence arrays are *logically* (N, T, F) as in the classic coursework
+API (F features: D, H or V), but the sequence layers store them feature-major,
+(F, T, N), and hand back a transposed view. That way
+- each big product is one GEMM over all T*N columns (input projections, ``dx``, weight
+  gradients, the output layer), with no copies in between;
+- the slice for one time step, ``a[:, t]`` (F, N), is a matrix BLAS reads in place;
+- passing one layer's output to the next costs no copy: ``_feature_major`` of such a view
+  is free. Any (N, T, F) array works as input; other layouts are copied once.
+Inside the LSTM the per-step gates are kept (T, 4H, N): ``gates[t][:H]`` is the input
+gate of every unit and sequence, one contiguous block, so the element-wise work of a
+time step runs on contiguous memory.
+
+Every sequence layer takes an optional ``ws`` (a ``Workspace``) that keeps its big
+arrays from one call to the next; see there.
 """
 
 from __future__ import annotations
@@ -33,14 +41,53 @@ def sigmoid(x, out=None):
     return out
 
 
-def _time_major(x):
-    """(N, T, ...) -> contiguous (T, N, ...); free when x is a view of time-major storage."""
-    return np.ascontiguousarray(np.swapaxes(x, 0, 1))
+def _feature_major(x):
+    """(N, T, F) -> (F, T, N) whose (T, N) part is one block of T*N columns.
+
+    Free (a view) when x is a view of feature-major storage, as every sequence layer
+    returns; otherwise one copy. The rows may be further apart than T*N (a slice such as
+    ``hs[:, 1:]``): BLAS and the ufuncs take that stride as it is.
+    """
+    a = np.transpose(x, (2, 1, 0))
+    s = a.itemsize
+    if a.strides[2] != s or a.strides[1] != a.shape[2] * s or a.strides[0] < a.shape[1] * a.shape[2] * s:
+        a = np.ascontiguousarray(a)
+    return a
 
 
-def _batch_major(x):
-    """(T, N, ...) -> (N, T, ...) view."""
-    return np.swapaxes(x, 0, 1)
+def _logical(a):
+    """(F, T, N) storage -> the (N, T, F) view the API speaks in."""
+    return np.transpose(a, (2, 1, 0))
+
+
+def _columns(a):
+    """(F, T, N) -> (F, T*N) view: one column per (t, n)."""
+    return a.reshape(a.shape[0], -1)
+
+
+class Workspace:
+    """Big scratch arrays kept from one call to the next, by name.
+
+    A training loop runs the same shapes every step. Fresh multi-megabyte arrays come
+    from new pages of memory, and the first write to each page costs a page fault: on
+    the large benchmark configuration that was about 10% of a training step. A layer
+    given a workspace takes its arrays from it instead. What the layer returns (its
+    output, its cache, the ``dx`` of its backward) then lives in the workspace and stays
+    valid until the next forward call with the same workspace: use one per layer.
+    """
+
+    def __init__(self):
+        self._arrays = {}
+
+    def empty(self, name, shape, dtype):
+        a = self._arrays.get(name)
+        if a is None or a.shape != shape or a.dtype != dtype:
+            a = self._arrays[name] = np.empty(shape, dtype)
+        return a
+
+
+def _empty(ws, name, shape, dtype):
+    return np.empty(shape, dtype) if ws is None else ws.empty(name, shape, dtype)
 
 
 # --------------------------------------------------------------------------- embedding
@@ -48,28 +95,34 @@ def _batch_major(x):
 def embedding_forward(x, W):
     """Look up a vector for each character id.
 
-    Equivalent to one-hot(x) @ W, done as a row gather.
+    Equivalent to one-hot(x) @ W, done as a column gather from W.T.
 
     x: (N, T) integer ids in [0, V); W: (V, D)  ->  out (N, T, D), cache
     """
-    out = W[x.T]                                       # (T, N, D), time-major
-    return _batch_major(out), (x, W.shape)
+    out = np.ascontiguousarray(W.T[:, x.T])           # (D, T, N), feature-major
+    return _logical(out), (x, W.shape)
 
 
 def embedding_backward(dout, cache):
-    """dout (N, T, D) -> dW (V, D).
+    """dout (N, T, D) -> dW (V, D) = one-hot(x)^T @ dout, over all N*T positions.
 
-    The scatter-add of one-hot(x).T @ dout, done as one sort-free ``np.bincount`` per
-    column block instead of the slow ``np.add.at``.
+    For a character vocabulary the one-hot matrix is small and this is one GEMM. For a
+    big vocabulary (a one-hot matrix of over 2M entries) one sort-free ``np.bincount``
+    scatters the rows instead. Both are far faster than ``np.add.at``.
     """
     x, (V, D) = cache
-    idx = x.T.reshape(-1)                              # ids in the (T, N) order of dout
-    d = _time_major(dout).reshape(-1, D)               # (T*N, D)
-    # Offset each row's id by column so one bincount scatters the whole matrix.
-    flat = (idx[:, None] * D + np.arange(D)).reshape(-1)
-    dW = np.bincount(flat, weights=d.reshape(-1).astype(np.float64, copy=False),
-                     minlength=V * D)
-    return dW.reshape(V, D).astype(dout.dtype, copy=False)
+    d = _columns(_feature_major(dout))                 # (D, T*N), columns in (t, n) order
+    idx = x.T.reshape(-1)                              # the id of each column
+    M = idx.size
+    if M * V <= 1 << 21:
+        onehot_T = np.zeros((V, M), dtype=d.dtype)
+        onehot_T[idx, np.arange(M)] = 1
+        return onehot_T @ d.T
+    # Offset each column's id by row so one bincount scatters the whole matrix into dW.T.
+    flat = (np.arange(D)[:, None] * V + idx).reshape(-1)
+    dWT = np.bincount(flat, weights=d.reshape(-1).astype(np.float64, copy=False),
+                      minlength=D * V)
+    return np.ascontiguousarray(dWT.reshape(D, V).T, dtype=dout.dtype)
 
 
 # --------------------------------------------------------------------------- vanilla RNN
@@ -90,24 +143,29 @@ def rnn_step_backward(dnext_h, cache):
     return da @ Wx.T, da @ Wh.T, x.T @ da, prev_h.T @ da, da.sum(0)
 
 
-def rnn_forward(x, h0, Wx, Wh, b):
+def rnn_forward(x, h0, Wx, Wh, b, ws=None):
     """A tanh RNN over a whole sequence.
 
     x (N, T, D), h0 (N, H), Wx (D, H), Wh (H, H), b (H,)
     ->  h (N, T, H), hT (N, H) final hidden state, cache
     """
-    xt = _time_major(x)                                # (T, N, D)
-    T, N, D = xt.shape
+    X = _feature_major(x)                              # (D, T, N)
+    D, T, N = X.shape
     H = h0.shape[1]
-    hs = np.empty((T + 1, N, H), dtype=Wx.dtype)       # hs[0] = h0, hs[t+1] = h_t
-    hs[0] = h0
+    dt = Wx.dtype
     # Input projections for all steps in one GEMM, outside the time loop.
-    np.matmul(xt.reshape(T * N, D), Wx, out=hs[1:].reshape(T * N, H))
-    hs[1:] += b
+    pre = _empty(ws, "pre", (H, T, N), dt)
+    np.matmul(Wx.T, _columns(X), out=_columns(pre))
+    pre += b[:, None, None]
+    hs = _empty(ws, "hs", (H, T + 1, N), dt)           # hs[:, 0] = h0, hs[:, t+1] = h_t
+    hs[:, 0] = h0.T
+    WhT = np.ascontiguousarray(Wh.T)
     for t in range(T):
-        hs[t + 1] += hs[t] @ Wh
-        np.tanh(hs[t + 1], out=hs[t + 1])
-    return _batch_major(hs[1:]), hs[T].copy(), (xt, hs, Wx, Wh)
+        h = hs[:, t + 1]
+        np.matmul(WhT, hs[:, t], out=h)
+        h += pre[:, t]
+        np.tanh(h, out=h)
+    return _logical(hs[:, 1:]), hs[:, T].T.copy(), (X, hs, Wx, Wh, ws)
 
 
 def rnn_backward(dh, cache, dhT=None, dh_out=None):
@@ -117,22 +175,29 @@ def rnn_backward(dh, cache, dhT=None, dh_out=None):
     dh_out: optional (T, N, H) array that receives the total gradient of each h_t
     (from above and from step t+1), for looking at gradient flow through time.
     """
-    xt, hs, Wx, Wh = cache
-    T, N, D = xt.shape
-    H = hs.shape[2]
-    da = _time_major(dh).copy()                        # (T, N, H), becomes d(pre-activation)
-    dnext = np.zeros((N, H), dtype=da.dtype) if dhT is None else dhT.astype(da.dtype)
+    X, hs, Wx, Wh, ws = cache
+    D, T, N = X.shape
+    H = hs.shape[0]
+    dt = hs.dtype
+    dhs = _feature_major(dh)                           # (H, T, N)
+    da = _empty(ws, "da", (H, T, N), dt)               # d(pre-activation)
+    np.multiply(hs[:, 1:], hs[:, 1:], out=da)
+    np.subtract(1.0, da, out=da)                       # tanh' = 1 - h^2, for all steps
+    dnext = np.zeros((H, N), dt) if dhT is None else np.array(dhT.T, dt, order="C")
+    dh_t = np.empty((H, N), dt)
     for t in reversed(range(T)):
-        da[t] += dnext
+        np.add(dhs[:, t], dnext, out=dh_t)
         if dh_out is not None:
-            dh_out[t] = da[t]
-        da[t] *= 1 - hs[t + 1] ** 2                    # through tanh
-        dnext = da[t] @ Wh.T
-    da2 = da.reshape(T * N, H)
-    dx = (da2 @ Wx.T).reshape(T, N, D)
-    dWx = xt.reshape(T * N, D).T @ da2                 # all steps in one GEMM
-    dWh = hs[:-1].reshape(T * N, H).T @ da2
-    return _batch_major(dx), dnext, dWx, dWh, da2.sum(0)
+            dh_out[t] = dh_t.T
+        a = da[:, t]
+        a *= dh_t                                      # through tanh
+        np.matmul(Wh, a, out=dnext)
+    da2 = _columns(da)
+    dX = _empty(ws, "dX", (D, T, N), dt)
+    np.matmul(Wx, da2, out=_columns(dX))
+    dWx = _columns(X) @ da2.T                          # all steps in one GEMM
+    dWh = _columns(hs[:, :-1]) @ da2.T
+    return _logical(dX), dnext.T.copy(), dWx, dWh, da2.sum(1)
 
 
 # --------------------------------------------------------------------------- LSTM
@@ -185,7 +250,7 @@ def _tanh(x, out):
     return out
 
 
-def lstm_forward(x, h0, c0, Wx, Wh, b):
+def lstm_forward(x, h0, c0, Wx, Wh, b, ws=None):
     """An LSTM over a whole sequence (same equations as ``lstm_step_forward``).
 
     x (N, T, D), h0 (N, H), c0 (N, H), Wx (D, 4H), Wh (H, 4H), b (4H,)
@@ -196,34 +261,41 @@ def lstm_forward(x, h0, c0, Wx, Wh, b):
     - one exp gives all four gates: sigmoid(z) = 1 / (1 + exp(-z)) and
       tanh(z) = 2 sigmoid(2z) - 1. The factors -1 (i, f, o) and -2 (g) are folded into
       copies of Wx, Wh and b, so the loop computes the scaled pre-activations directly;
-    - the gate activations overwrite them in place, in one (T, N, 4H) buffer;
+    - the loop works on (4H, N) blocks (see the module docstring): the recurrent GEMM is
+      Wh^T h_{t-1}, which BLAS runs faster than h_{t-1} Wh for a small batch, and each
+      gate is one contiguous block;
+    - the gate activations overwrite the pre-activations in place, in one (T, 4H, N)
+      buffer, which the backward reads;
     - hs and cs hold h_{t-1}/c_{t-1} at index t, so the backward finds them without copies.
     """
-    xt = _time_major(x)                                # (T, N, D)
-    T, N, D = xt.shape
+    X = _feature_major(x)                              # (D, T, N)
+    D, T, N = X.shape
     H = h0.shape[1]
     dt = Wx.dtype
     k = np.full(4 * H, -1.0, dtype=dt)
     k[3 * H:] = -2.0                                   # exp(-z) for i, f, o; exp(-2z) for g
-    Whk = Wh * k
-    gates = np.empty((T, N, 4 * H), dtype=dt)
-    np.matmul(xt.reshape(T * N, D), Wx * k, out=gates.reshape(T * N, 4 * H))
-    gates += b * k
-    hs = np.empty((T + 1, N, H), dtype=dt)             # hs[0] = h0, hs[t+1] = h_t
-    cs = np.empty((T + 1, N, H), dtype=dt)             # cs[0] = c0, cs[t+1] = c_t
-    tcs = np.empty((T, N, H), dtype=dt)                # tanh(c_t)
-    hs[0], cs[0] = h0, c0
-    tmp = np.empty((N, 4 * H), dtype=dt)
-    ig = np.empty((N, H), dtype=dt)
+    pre = _empty(ws, "pre", (4 * H, T, N), dt)         # k (Wx^T x_t + b), every step
+    np.matmul((Wx * k).T, _columns(X), out=_columns(pre))
+    pre += (b * k)[:, None, None]
+    gates = _empty(ws, "gates", (T, 4 * H, N), dt)
+    np.copyto(gates, pre.transpose(1, 0, 2))           # one pass, then contiguous per step
+    WhkT = _empty(ws, "WhkT", (4 * H, H), dt)
+    np.multiply(Wh.T, k[:, None], out=WhkT)
+    hs = _empty(ws, "hs", (H, T + 1, N), dt)           # hs[:, 0] = h0, hs[:, t+1] = h_t
+    cs = _empty(ws, "cs", (T + 1, H, N), dt)           # cs[0] = c0, cs[t+1] = c_t
+    tcs = _empty(ws, "tcs", (T, H, N), dt)             # tanh(c_t)
+    hs[:, 0], cs[0] = h0.T, c0.T
+    tmp = np.empty((4 * H, N), dtype=dt)
+    ig = np.empty((H, N), dtype=dt)
     with np.errstate(over="ignore"):                   # exp(+large) = inf: the right limit
         for t in range(T):
             a = gates[t]
-            np.matmul(hs[t], Whk, out=tmp)
+            np.matmul(WhkT, hs[:, t], out=tmp)
             a += tmp                                   # -a_i, -a_f, -a_o, -2 a_g
             np.exp(a, out=a)
             a += 1.0
             np.reciprocal(a, out=a)                    # i, f, o, sigmoid(2 a_g)
-            i, f, o, g = a[:, :H], a[:, H:2 * H], a[:, 2 * H:3 * H], a[:, 3 * H:]
+            i, f, o, g = a[:H], a[H:2 * H], a[2 * H:3 * H], a[3 * H:]
             g *= 2.0
             g -= 1.0                                   # g = tanh(a_g)
             c = cs[t + 1]
@@ -231,9 +303,9 @@ def lstm_forward(x, h0, c0, Wx, Wh, b):
             np.multiply(i, g, out=ig)
             c += ig
             _tanh(c, out=tcs[t])                       # h_t = o * tanh(c_t)
-            np.multiply(o, tcs[t], out=hs[t + 1])
-    cache = (xt, hs, cs, tcs, gates, Wx, Wh)
-    return _batch_major(hs[1:]), hs[T].copy(), cs[T].copy(), cache
+            np.multiply(o, tcs[t], out=hs[:, t + 1])
+    cache = (X, hs, cs, tcs, gates, Wx, Wh, ws)
+    return _logical(hs[:, 1:]), hs[:, T].T.copy(), cs[T].T.copy(), cache
 
 
 def lstm_backward(dh, cache, dhT=None, dcT=None, dh_out=None, dc_out=None):
@@ -253,76 +325,84 @@ def lstm_backward(dh, cache, dhT=None, dcT=None, dh_out=None, dc_out=None):
         dh_t = dh[t] + dh_next                     dc_t = dc_next + dh_t * o (1 - tanh(c)^2)
         di = dc_t * [g i (1 - i)]                  df = dc_t * [c_{t-1} f (1 - f)]
         do = dh_t * [tanh(c) o (1 - o)]            dg = dc_t * [i (1 - g^2)]
-        dh_next = da Wh^T                          dc_next = dc_t * f
+        dh_next = Wh da                            dc_next = dc_t * f
+
+    The loop's da_t blocks are copied into one (4H, T*N) matrix, so dx and the weight
+    gradients are single GEMMs over all steps.
     """
-    xt, hs, cs, tcs, gates, Wx, Wh = cache
-    T, N, D = xt.shape
-    H = hs.shape[2]
+    X, hs, cs, tcs, gates, Wx, Wh, ws = cache
+    D, T, N = X.shape
+    H = hs.shape[0]
     dt = gates.dtype
-    i, f, o, g = (gates[..., k * H:(k + 1) * H] for k in range(4))
+    i, f, o, g = (gates[:, k * H:(k + 1) * H] for k in range(4))   # (T, H, N) each
     # da starts as the bracketed local factors above and becomes d(pre-activation) in place.
-    da = np.empty((T, N, 4 * H), dtype=dt)
-    sig = gates[..., :3 * H]
-    np.subtract(1.0, sig, out=da[..., :3 * H])
-    da[..., :3 * H] *= sig                             # s (1 - s) for i, f, o at once
-    da[..., :H] *= g
-    da[..., H:2 * H] *= cs[:-1]
-    da[..., 2 * H:3 * H] *= tcs
-    dg = da[..., 3 * H:]
+    da = _empty(ws, "da", (T, 4 * H, N), dt)
+    sig = gates[:, :3 * H]
+    np.subtract(1.0, sig, out=da[:, :3 * H])
+    da[:, :3 * H] *= sig                               # s (1 - s) for i, f, o at once
+    da[:, :H] *= g
+    da[:, H:2 * H] *= cs[:-1]
+    da[:, 2 * H:3 * H] *= tcs
+    dg = da[:, 3 * H:]
     np.multiply(g, g, out=dg)
     np.subtract(1.0, dg, out=dg)
     dg *= i                                            # i (1 - g^2)
-    oc = np.multiply(tcs, tcs)
+    oc = _empty(ws, "oc", (T, H, N), dt)
+    np.multiply(tcs, tcs, out=oc)
     np.subtract(1.0, oc, out=oc)
     oc *= o                                            # o (1 - tanh(c)^2), how h_t feeds c_t
 
-    dhs = _time_major(dh)                              # (T, N, H)
-    dnext_h = np.zeros((N, H), dt) if dhT is None else dhT.astype(dt, copy=True)
-    dc = np.zeros((N, H), dt) if dcT is None else dcT.astype(dt, copy=True)
-    dh_t = np.empty((N, H), dtype=dt)
-    tmp = np.empty((N, H), dtype=dt)
-    WhT = Wh.T                                         # a view: BLAS reads it transposed
+    dhs = _feature_major(dh)                           # (H, T, N)
+    dnext_h = np.zeros((H, N), dt) if dhT is None else np.array(dhT.T, dt, order="C")
+    dc = np.zeros((H, N), dt) if dcT is None else np.array(dcT.T, dt, order="C")
+    dh_t = np.empty((H, N), dtype=dt)
+    tmp = np.empty((H, N), dtype=dt)
+    dA = _empty(ws, "pre", (4 * H, T, N), dt)          # the forward's pre is free again
     for t in reversed(range(T)):
         d = da[t]
-        np.add(dhs[t], dnext_h, out=dh_t)              # h_t feeds the layer above and step t+1
+        np.add(dhs[:, t], dnext_h, out=dh_t)           # h_t feeds the layer above and step t+1
         np.multiply(dh_t, oc[t], out=tmp)
         dc += tmp                                      # dc_t
         if dh_out is not None:
-            dh_out[t] = dh_t
+            dh_out[t] = dh_t.T
         if dc_out is not None:
-            dc_out[t] = dc
-        d[:, 2 * H:3 * H] *= dh_t                      # do
-        d[:, :2 * H].reshape(N, 2, H)[...] *= dc[:, None, :]   # di, df
-        d[:, 3 * H:] *= dc                             # dg
-        np.matmul(d, WhT, out=dnext_h)                 # to h_{t-1}
+            dc_out[t] = dc.T
+        d[2 * H:3 * H] *= dh_t                         # do
+        d[:2 * H].reshape(2, H, N)[...] *= dc          # di, df
+        d[3 * H:] *= dc                                # dg
+        np.matmul(Wh, d, out=dnext_h)                  # to h_{t-1}
+        dA[:, t] = d
         dc *= f[t]                                     # to c_{t-1}
-    da2 = da.reshape(T * N, 4 * H)
-    dx = (da2 @ Wx.T).reshape(T, N, D)
-    # Weight gradients: one large GEMM over all T*N rows instead of T small ones.
-    dWx = xt.reshape(T * N, D).T @ da2
-    dWh = hs[:-1].reshape(T * N, H).T @ da2
-    db = da2.sum(0)
-    return _batch_major(dx), dnext_h, dc, dWx, dWh, db
+    dA2 = _columns(dA)                                 # (4H, T*N)
+    dX = _empty(ws, "dX", (D, T, N), dt)
+    np.matmul(Wx, dA2, out=_columns(dX))
+    # Weight gradients: one large GEMM over all T*N columns instead of T small ones.
+    dWx = _columns(X) @ dA2.T
+    dWh = _columns(hs[:, :-1]) @ dA2.T
+    db = dA2.sum(1)
+    return _logical(dX), dnext_h.T.copy(), dc.T.copy(), dWx, dWh, db
 
 
 # --------------------------------------------------------------------------- output
 
-def temporal_affine_forward(x, W, b):
+def temporal_affine_forward(x, W, b, ws=None):
     """x (N, T, H), W (H, V), b (V,)  ->  out (N, T, V), cache."""
-    xt = _time_major(x)
-    T, N, H = xt.shape
-    out = (xt.reshape(T * N, H) @ W).reshape(T, N, -1)
-    out += b
-    return _batch_major(out), (xt, W)
+    X = _feature_major(x)                              # (H, T, N)
+    H, T, N = X.shape
+    out = _empty(ws, "out", (W.shape[1], T, N), W.dtype)
+    np.matmul(W.T, _columns(X), out=_columns(out))
+    out += b[:, None, None]
+    return _logical(out), (X, W, ws)
 
 
 def temporal_affine_backward(dout, cache):
     """dout (N, T, V)  ->  dx (N, T, H), dW (H, V), db (V,)."""
-    xt, W = cache
-    T, N, H = xt.shape
-    d2 = _time_major(dout).reshape(T * N, -1)
-    dx = (d2 @ W.T).reshape(T, N, H)
-    return _batch_major(dx), xt.reshape(T * N, H).T @ d2, d2.sum(0)
+    X, W, ws = cache
+    H, T, N = X.shape
+    d = _columns(_feature_major(dout))                 # (V, T*N)
+    dX = _empty(ws, "dX", (H, T, N), d.dtype)
+    np.matmul(W, d, out=_columns(dX))
+    return _logical(dX), _columns(X) @ d.T, d.sum(1)
 
 
 def temporal_softmax_loss(x, y, mask=None):
@@ -331,16 +411,17 @@ def temporal_softmax_loss(x, y, mask=None):
     x (N, T, V) logits, y (N, T) integer targets, mask (N, T) optional boolean (False = skip)
     ->  loss (float, nats per character), dx (N, T, V)
 
-    Stable for any logits: the row maximum is subtracted before exp.
+    Stable for any logits: the column maximum is subtracted before exp.
     """
-    xt = _time_major(x)                                # (T, N, V)
-    T, N, V = xt.shape
-    logits = xt.reshape(T * N, V)
-    yt = y.T.reshape(-1)
-    shifted = logits - logits.max(axis=1, keepdims=True)
+    xf = _feature_major(x)                             # (V, T, N)
+    V, T, N = xf.shape
+    logits = _columns(xf)                              # one column per prediction
+    yt = y.T.reshape(-1)                               # targets in the same (t, n) order
+    cols = np.arange(T * N)
+    shifted = logits - logits.max(axis=0)
     probs = np.exp(shifted)
-    Z = probs.sum(axis=1, keepdims=True)
-    logp_y = shifted[np.arange(T * N), yt] - np.log(Z[:, 0])
+    Z = probs.sum(axis=0)
+    logp_y = shifted[yt, cols] - np.log(Z)
     probs /= Z
     if mask is None:
         count = T * N
@@ -349,11 +430,11 @@ def temporal_softmax_loss(x, y, mask=None):
         m = mask.T.reshape(-1)
         count = max(int(m.sum()), 1)
         loss = -logp_y[m].sum() / count
-    probs[np.arange(T * N), yt] -= 1                   # d(loss)/d(logits) = p - onehot(y)
+    probs[yt, cols] -= 1                               # d(loss)/d(logits) = p - onehot(y)
     if mask is not None:
-        probs *= m[:, None]
+        probs *= m
     probs /= count
-    return float(loss), _batch_major(probs.reshape(T, N, V))
+    return float(loss), _logical(probs.reshape(V, T, N))
 
 
 # --------------------------------------------------------------------------- dropout
@@ -362,12 +443,16 @@ def dropout_forward(x, p, rng):
     """Inverted dropout: zero each unit with probability p, scale the rest by 1/(1-p).
 
     x (N, T, H), p in [0, 1), rng a np.random.Generator  ->  out, cache (the mask).
-    With p == 0 it is the identity (mask None).
+    With p == 0 it is the identity (mask None). The mask is laid out in memory like x,
+    so the products run over contiguous memory.
     """
     if p == 0:
         return x, None
-    mask = (rng.random(x.shape, dtype=np.float64) >= p).astype(x.dtype)
+    order = np.argsort(x.strides)[::-1]                # x's axes, outermost in memory first
+    keep = rng.random(tuple(x.shape[a] for a in order), dtype=np.float32) >= p
+    mask = keep.astype(x.dtype)
     mask /= 1 - p
+    mask = mask.transpose(np.argsort(order))           # back to x's axes
     return x * mask, mask
 
 

@@ -107,6 +107,9 @@ class CharLSTM:
         self.params = params if params is not None else init_params(
             cfg, np.random.default_rng(seed), self.dtype)
         self.dropout_rng = np.random.default_rng(None if seed is None else seed + 1)
+        # One workspace per recurrent layer and one for the output layer: the big arrays
+        # of a step are reused by the next step instead of being allocated afresh.
+        self._ws = [Ls.Workspace() for _ in range(cfg.num_layers + 1)]
 
     # ------------------------------------------------------------------ bookkeeping
     @property
@@ -120,7 +123,10 @@ class CharLSTM:
 
     # ------------------------------------------------------------------ training
     def _forward(self, x, state, drop):
-        """Forward pass keeping caches: logits (N, T, V), (hT, cT), caches."""
+        """Forward pass keeping caches: logits (N, T, V), (hT, cT), caches.
+
+        The logits and caches live in the model's workspaces: valid until the next call.
+        """
         cfg, p = self.cfg, self.params
         h0, c0 = state
         out, emb_cache = Ls.embedding_forward(x, p["embed"])
@@ -130,14 +136,16 @@ class CharLSTM:
         for l in range(cfg.num_layers):
             Wx, Wh, b = p[f"layer{l}.Wx"], p[f"layer{l}.Wh"], p[f"layer{l}.b"]
             if cfg.cell == "lstm":
-                out, hT[l], cT[l], cache = Ls.lstm_forward(out, h0[l], c0[l], Wx, Wh, b)
+                out, hT[l], cT[l], cache = Ls.lstm_forward(out, h0[l], c0[l], Wx, Wh, b,
+                                                           self._ws[l])
             else:
-                out, hT[l], cache = Ls.rnn_forward(out, h0[l], Wx, Wh, b)
+                out, hT[l], cache = Ls.rnn_forward(out, h0[l], Wx, Wh, b, self._ws[l])
                 cT[l] = c0[l]
             layer_caches.append(cache)
             out, mask = Ls.dropout_forward(out, drop, self.dropout_rng)
             masks.append(mask)
-        logits, aff_cache = Ls.temporal_affine_forward(out, p["out.W"], p["out.b"])
+        logits, aff_cache = Ls.temporal_affine_forward(out, p["out.W"], p["out.b"],
+                                                       self._ws[-1])
         return logits, (hT, cT), (emb_cache, layer_caches, masks, aff_cache)
 
     def forward_backward(self, x, y, state, train=True):
@@ -176,11 +184,11 @@ class CharLSTM:
     def forward(self, x, state):
         """Logits for every position, dropout off: x (N, T) -> logits (N, T, V), (hT, cT)."""
         logits, new_state, _ = self._forward(x, state, 0.0)
-        return logits, new_state
+        return logits.copy(), new_state                # the workspace's array is reused
 
     def loss(self, x, y, state):
         """Evaluation loss (dropout off, no gradients): x, y (N, T) -> loss, new_state."""
-        logits, new_state = self.forward(x, state)
+        logits, new_state, _ = self._forward(x, state, 0.0)
         loss, _ = Ls.temporal_softmax_loss(logits, y)
         return loss, new_state
 

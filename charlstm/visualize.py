@@ -46,11 +46,11 @@ def activations(model: CharLSTM, vocab: Vocab, text: str, layer: int = -1,
     x = vocab.encode(text)[None, :].astype(np.int64)
     logits, _, caches = model._forward(x, model.init_state(1), 0.0)
     cache = caches[1][layer]
-    if model.cfg.cell == "lstm":
-        xt, hs, cs, tcs, *_ = cache
-        values = tcs[:, 0] if kind == "cell" else hs[1:, 0]
+    hs = cache[1]                                      # (H, T+1, N): hs[:, t+1] = h_t
+    if kind == "cell":
+        values = cache[3][:, :, 0]                     # tanh(c_t), stored (T, H, N)
     else:
-        values = cache[1][1:, 0]
+        values = hs[:, 1:, 0].T
     z = logits[0].astype(np.float64)
     p = np.exp(z - z.max(axis=1, keepdims=True))
     p /= p.sum(axis=1, keepdims=True)

@@ -41,12 +41,14 @@ def test_gradients_at_every_step_match_finite_differences(cell):
     # from (h_t, c_t) and reads the rest of the sequence.
     for t in (0, 3, 6):
         _, (h_t, c_t), pre = m._forward(x[:, :t + 1], m.init_state(N), 0.0)
+        # o_t from the gates, (T, 4H, N): i, f, o, g with H = 5. Copied now: the cache lives
+        # in the model's workspace, which the next forward call reuses.
+        o_t = pre[1][0][4][t][10:15].T.copy() if cell == "lstm" else None
         rest = x[:, t + 1:]
         num_h = numeric_gradient(lambda: last_step_loss(m, rest, (h_t, c_t)), h_t)
         assert rel_error(dh[t], num_h[0]) < 1e-7
         if cell == "lstm":
             # dL/dc_t is the total derivative: c_t also makes h_t = o_t tanh(c_t).
-            o_t = pre[1][0][4][t][:, 10:15]            # gates (T, N, 4H): i, f, o, g with H = 5
 
             def loss_from_c():
                 h = h_t.copy()

@@ -161,6 +161,18 @@ def test_embedding_backward(rng):
     check(lambda: Ls.embedding_forward(x, W)[0], [W], [dW], dout)
 
 
+def test_embedding_backward_big_vocabulary_takes_the_scatter_path(rng):
+    Vb, Nb, Tb = 2200, 10, 100                         # one-hot would be 2.2M entries
+    x = rng.integers(0, Vb, (Nb, Tb))
+    x[0, :7] = 3                                       # repeated ids accumulate
+    W = randn(rng, Vb, D)
+    _, cache = Ls.embedding_forward(x, W)
+    dout = randn(rng, Nb, Tb, D)
+    expected = np.zeros_like(W)
+    np.add.at(expected, x, dout)
+    np.testing.assert_allclose(Ls.embedding_backward(dout, cache), expected, rtol=1e-12)
+
+
 def test_embedding_backward_float32_keeps_dtype(rng):
     x = rng.integers(0, V, (N, T))
     W = randn(rng, V, D).astype(np.float32)
@@ -219,3 +231,44 @@ def test_dropout_is_inverted_and_masks_gradient(rng):
     np.testing.assert_array_equal(Ls.dropout_backward(np.ones_like(x), mask), out)
     same, none = Ls.dropout_forward(x, 0.0, rng)
     assert same is x and none is None
+
+
+@pytest.mark.parametrize("cell", ["lstm", "rnn"])
+def test_workspace_reuse_gives_the_same_numbers_and_follows_shape_changes(rng, cell):
+    """A layer given a Workspace reuses its arrays across calls; results never change."""
+    G = 4 if cell == "lstm" else 1
+    Wx, Wh, b = randn(rng, D, G * H), randn(rng, H, G * H), randn(rng, G * H)
+    fwd = ((lambda x, h0, ws=None: Ls.lstm_forward(x, h0, h0, Wx, Wh, b, ws)) if cell == "lstm"
+           else (lambda x, h0, ws=None: Ls.rnn_forward(x, h0, Wx, Wh, b, ws)))
+    bwd = Ls.lstm_backward if cell == "lstm" else Ls.rnn_backward
+    ws = Ls.Workspace()
+    for n, t in [(N, T), (N, T), (N + 1, T + 2), (N, T)]:
+        x, h0, dh = randn(rng, n, t, D), randn(rng, n, H), randn(rng, n, t, H)
+        fresh = fwd(x, h0)
+        fresh_grads = bwd(dh, fresh[-1])
+        reused = fwd(x, h0, ws)
+        for a, r in zip(fresh[:-1], reused[:-1]):
+            np.testing.assert_array_equal(a, r)
+        for a, r in zip(fresh_grads, bwd(dh, reused[-1])):
+            np.testing.assert_array_equal(a, r)
+
+
+@pytest.mark.parametrize("layout", ["batch-major", "strided", "feature-major view"])
+def test_lstm_accepts_any_input_layout(rng, layout):
+    x = randn(rng, N, 2 * T, D)
+    x = {"batch-major": np.ascontiguousarray(x[:, :T]), "strided": x[:, ::2],
+         "feature-major view": Ls._logical(np.ascontiguousarray(x[:, :T].transpose(2, 1, 0)))}[layout]
+    h0, c0 = randn(rng, N, H), randn(rng, N, H)
+    Wx, Wh, b = randn(rng, D, 4 * H), randn(rng, H, 4 * H), randn(rng, 4 * H)
+    h, hT, cT, _ = Ls.lstm_forward(x, h0, c0, Wx, Wh, b)
+    ref, *_ = Ls.lstm_forward(np.array(x, order="C"), h0, c0, Wx, Wh, b)
+    np.testing.assert_array_equal(h, ref)
+    assert Ls._feature_major(h).base is not None       # the output hands on without a copy
+
+
+def test_dropout_mask_follows_the_memory_layout_of_its_input(rng):
+    x = Ls._logical(np.ones((H, T, N)))                 # (N, T, H) view, feature-major storage
+    out, mask = Ls.dropout_forward(x, 0.5, rng)
+    assert out.shape == mask.shape == (N, T, H)
+    assert out.transpose(2, 1, 0).flags.c_contiguous   # the product ran over contiguous memory
+    np.testing.assert_array_equal(out, mask)

@@ -103,6 +103,16 @@ def test_float32_and_float64_agree():
         np.testing.assert_allclose(g32[k], g64[k], rtol=1e-3, atol=1e-5)
 
 
+def test_forward_returns_arrays_the_next_call_does_not_overwrite():
+    m = CharLSTM(ModelConfig(vocab_size=7, hidden_size=6, embed_size=3), seed=0)
+    x = np.random.default_rng(0).integers(0, 7, (2, 5))
+    logits, _ = m.forward(x, m.init_state(2))
+    kept = logits.copy()
+    m.loss_and_grads(x[:, ::-1], x, m.init_state(2))  # reuses the model's workspaces
+    m.forward(x[:, ::-1], m.init_state(2))
+    np.testing.assert_array_equal(logits, kept)
+
+
 def test_dropout_changes_training_loss_not_eval():
     cfg = ModelConfig(vocab_size=5, hidden_size=8, num_layers=2, dropout=0.5)
     m = CharLSTM(cfg, seed=0, dtype=np.float64)
