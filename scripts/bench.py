@@ -1,6 +1,6 @@
 """charlstm vs PyTorch on the CPU: training throughput, efficiency, sampling, memory.
 
-    python scripts/bench.py            # about 3-5 minutes on 2 cores
+    python scripts/bench.py            # about 1.5-2 minutes on 2 cores
     python scripts/bench.py --quick    # fewer repetitions, for a smoke test
 
 Prints a Markdown table and writes the figures as JSON to runs/bench/bench-<time>.json.
