@@ -327,7 +327,7 @@ def lstm_backward(dh, cache, dhT=None, dcT=None, dh_out=None, dc_out=None):
         do = dh_t * [tanh(c) o (1 - o)]            dg = dc_t * [i (1 - g^2)]
         dh_next = Wh da                            dc_next = dc_t * f
 
-    The loop's da_t blocks are copied into one (4H, T*N) matrix, so dx and the weight
+    After the loop da is copied into one (4H, T*N) matrix, so dx and the weight
     gradients are single GEMMs over all steps.
     """
     X, hs, cs, tcs, gates, Wx, Wh, ws = cache
@@ -352,15 +352,15 @@ def lstm_backward(dh, cache, dhT=None, dcT=None, dh_out=None, dc_out=None):
     np.subtract(1.0, oc, out=oc)
     oc *= o                                            # o (1 - tanh(c)^2), how h_t feeds c_t
 
-    dhs = _feature_major(dh)                           # (H, T, N)
+    dhs = _empty(ws, "dhs", (T, H, N), dt)             # dh by time step, contiguous blocks
+    np.copyto(dhs, _feature_major(dh).transpose(1, 0, 2))
     dnext_h = np.zeros((H, N), dt) if dhT is None else np.array(dhT.T, dt, order="C")
     dc = np.zeros((H, N), dt) if dcT is None else np.array(dcT.T, dt, order="C")
     dh_t = np.empty((H, N), dtype=dt)
     tmp = np.empty((H, N), dtype=dt)
-    dA = _empty(ws, "pre", (4 * H, T, N), dt)          # the forward's pre is free again
     for t in reversed(range(T)):
         d = da[t]
-        np.add(dhs[:, t], dnext_h, out=dh_t)           # h_t feeds the layer above and step t+1
+        np.add(dhs[t], dnext_h, out=dh_t)              # h_t feeds the layer above and step t+1
         np.multiply(dh_t, oc[t], out=tmp)
         dc += tmp                                      # dc_t
         if dh_out is not None:
@@ -371,8 +371,9 @@ def lstm_backward(dh, cache, dhT=None, dcT=None, dh_out=None, dc_out=None):
         d[:2 * H].reshape(2, H, N)[...] *= dc          # di, df
         d[3 * H:] *= dc                                # dg
         np.matmul(Wh, d, out=dnext_h)                  # to h_{t-1}
-        dA[:, t] = d
         dc *= f[t]                                     # to c_{t-1}
+    dA = _empty(ws, "pre", (4 * H, T, N), dt)          # the forward's pre is free again
+    np.copyto(dA, da.transpose(1, 0, 2))
     dA2 = _columns(dA)                                 # (4H, T*N)
     dX = _empty(ws, "dX", (D, T, N), dt)
     np.matmul(Wx, dA2, out=_columns(dX))
