@@ -13,6 +13,9 @@ from typing import List, Optional
 import typer
 
 from .errors import CharlstmError
+from .train import TrainConfig
+
+_DEFAULTS = TrainConfig()
 
 app = typer.Typer(
     add_completion=False,
@@ -79,10 +82,11 @@ def gradcheck(
 
 # --------------------------------------------------------------------------- train
 
-def _opt(default, help, **kw):
+def _opt(field, help, **kw):
     """An option whose default is None (so a resumed run knows what was set), with the
-    real default shown in the help."""
-    return typer.Option(None, help=f"{help} [default: {default}]", show_default=False, **kw)
+    trainer's default, ``TrainConfig.<field>``, shown in the help."""
+    return typer.Option(None, help=f"{help} [default: {getattr(_DEFAULTS, field)}]",
+                        show_default=False, **kw)
 
 
 @app.command(no_args_is_help=True)
@@ -93,38 +97,38 @@ def train(
     run_dir: Optional[Path] = typer.Option(None, help="Run folder [default: runs/CORPUS-TIMESTAMP]."),
     resume: Optional[Path] = typer.Option(None, help="Continue the run in this folder (or from this checkpoint)."),
     overwrite: bool = typer.Option(False, help="Replace an existing run folder's files."),
-    hidden_size: Optional[int] = _opt(256, "Hidden units per layer (H)."),
-    layers: Optional[int] = _opt(2, "Number of recurrent layers."),
-    cell: Optional[Cell] = _opt("lstm", "Recurrent cell: lstm or rnn."),
-    embed_size: Optional[int] = _opt(64, "Character embedding size (E)."),
-    dropout: Optional[float] = _opt(0.2, "Dropout between layers and before the output, in [0, 1)."),
-    seq_len: Optional[int] = _opt(64, "Characters per sequence (T): how far back gradients flow."),
-    batch_size: Optional[int] = _opt(32, "Parallel streams per batch (N)."),
-    val_frac: Optional[float] = _opt(0.1, "Fraction of the corpus (its end) held out for validation."),
-    encoding: Optional[str] = _opt("utf-8", "Text encoding of the corpus files."),
-    optimizer: Optional[str] = _opt("adam", "adam, adagrad, rmsprop or sgd (with momentum)."),
-    lr: Optional[float] = _opt(2e-3, "Learning rate."),
-    momentum: Optional[float] = _opt(0.9, "Momentum for sgd."),
-    lr_schedule: Optional[str] = _opt("constant", "constant, step (x --lr-decay every --lr-decay-every epochs) or cosine."),
-    lr_decay: Optional[float] = _opt(0.5, "Factor for the step schedule."),
-    lr_decay_every: Optional[int] = _opt(1, "Epochs between step decays."),
-    warmup_steps: Optional[int] = _opt(0, "Linear learning-rate warm-up steps."),
-    min_lr: Optional[float] = _opt(0.0, "Final learning rate of the cosine schedule."),
-    grad_clip: Optional[float] = _opt(5.0, "Clip threshold (0 disables)."),
-    clip_mode: Optional[str] = _opt("norm", "norm (global norm) or value (element-wise)."),
-    seed: Optional[int] = _opt(0, "Random seed (weights, dropout)."),
-    dtype: Optional[str] = _opt("float32", "float32 or float64."),
+    hidden_size: Optional[int] = _opt("hidden_size", "Hidden units per layer (H)."),
+    layers: Optional[int] = _opt("num_layers", "Number of recurrent layers."),
+    cell: Optional[Cell] = _opt("cell", "Recurrent cell: lstm or rnn."),
+    embed_size: Optional[int] = _opt("embed_size", "Character embedding size (E)."),
+    dropout: Optional[float] = _opt("dropout", "Dropout between layers and before the output, in [0, 1)."),
+    seq_len: Optional[int] = _opt("seq_len", "Characters per sequence (T): how far back gradients flow."),
+    batch_size: Optional[int] = _opt("batch_size", "Parallel streams per batch (N)."),
+    val_frac: Optional[float] = _opt("val_frac", "Fraction of the corpus (its end) held out for validation."),
+    encoding: Optional[str] = _opt("encoding", "Text encoding of the corpus files."),
+    optimizer: Optional[str] = _opt("optimizer", "adam, adagrad, rmsprop or sgd (with momentum)."),
+    lr: Optional[float] = _opt("lr", "Learning rate."),
+    momentum: Optional[float] = _opt("momentum", "Momentum for sgd."),
+    lr_schedule: Optional[str] = _opt("lr_schedule", "constant, step (x --lr-decay every --lr-decay-every epochs) or cosine."),
+    lr_decay: Optional[float] = _opt("lr_decay", "Factor for the step schedule."),
+    lr_decay_every: Optional[int] = _opt("lr_decay_every", "Epochs between step decays."),
+    warmup_steps: Optional[int] = _opt("warmup_steps", "Linear learning-rate warm-up steps."),
+    min_lr: Optional[float] = _opt("min_lr", "Final learning rate of the cosine schedule."),
+    grad_clip: Optional[float] = _opt("grad_clip", "Clip threshold (0 disables)."),
+    clip_mode: Optional[str] = _opt("clip_mode", "norm (global norm) or value (element-wise)."),
+    seed: Optional[int] = _opt("seed", "Random seed (weights, dropout)."),
+    dtype: Optional[str] = _opt("dtype", "float32 or float64."),
     epochs: Optional[float] = typer.Option(None, help="Stop after this many epochs in total (fractions allowed)."),
     max_steps: Optional[int] = typer.Option(None, help="Stop after this many steps in total."),
     minutes: Optional[float] = typer.Option(None, help="Wall-clock budget for this invocation, in minutes "
                                                        "[default: 10 when no other limit is given]."),
-    eval_every: Optional[int] = _opt(200, "Steps between validation passes (with a sample and a plot)."),
-    checkpoint_every: Optional[int] = _opt(1000, "Steps between latest.npz saves."),
-    sample_chars: Optional[int] = _opt(200, "Characters sampled into samples.txt at each evaluation (0: none)."),
+    eval_every: Optional[int] = _opt("eval_every", "Steps between validation passes (with a sample and a plot)."),
+    checkpoint_every: Optional[int] = _opt("checkpoint_every", "Steps between latest.npz saves."),
+    sample_chars: Optional[int] = _opt("sample_chars", "Characters sampled into samples.txt at each evaluation (0: none)."),
     quiet: bool = typer.Option(False, help="Log lines only, no progress bar."),
 ):
     """Train a character-level model on CORPUS; writes runs/NAME/ (checkpoints, metrics, plot)."""
-    from .train import TrainConfig, train as run_training
+    from .train import train as run_training
 
     given = {"hidden_size": hidden_size, "num_layers": layers,
              "cell": cell.value if cell else None, "embed_size": embed_size, "dropout": dropout,
