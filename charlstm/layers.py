@@ -238,8 +238,8 @@ def lstm_step_backward(dnext_h, dnext_c, cache):
 def _tanh(x, out):
     """tanh(x) = 2 / (1 + exp(-2x)) - 1, written into ``out``.
 
-    NumPy's float32 exp is vectorised and about three times faster than its tanh on this
-    kind of CPU; the result is exact to round-off in absolute terms, and exp overflow
+    NumPy's float32 exp is about twice as fast as its tanh on this kind of CPU (1.4 vs
+    2.7 ns per element); the result is exact to round-off in absolute terms, and exp overflow
     (x < -44 in float32) gives the right limit -1 (callers silence the warning).
     """
     np.multiply(x, -2.0, out=out)
