@@ -80,6 +80,45 @@ def gradcheck(
     typer.echo(f"PASSED: every max relative error is below {THRESHOLD:.0e}.")
 
 
+# --------------------------------------------------------------------------- check
+
+class Template(str, Enum):
+    rnn = "rnn"
+    lstm = "lstm"
+    all = "all"
+
+
+@app.command(no_args_is_help=True)
+def check(
+    file: Optional[Path] = typer.Argument(None, help="Your .py file with the coursework functions."),
+    only: Optional[List[str]] = typer.Option(None, "--only", help="Check just this function "
+                                             "(and the forward a backward needs); repeatable."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON record per function "
+                                 "(status, max relative errors, diagnosis ids), for autograders."),
+    timeout: float = typer.Option(20.0, min=0.1, help="Seconds allowed per function."),
+    template: Optional[Template] = typer.Option(None, help="Print a starting file (signatures, "
+                                                "shapes, equations) and exit."),
+):
+    """Check YOUR hand-written RNN/LSTM layers and diagnose what is wrong.
+
+    This imports and RUNS the code in FILE: use it on files you wrote or trust.
+
+    Every coursework function the file defines (rnn/lstm step and sequence forward/backward, word embedding, temporal affine, temporal softmax loss) is compared with charlstm's reference in float64, each gradient also with finite differences of your own forward. A wrong result is matched against a catalogue of the usual mistakes, which names the mistake, the equation it breaks and the fix.
+
+    Exit status: 0 if something is implemented and all of it passes; 1 if anything fails or nothing is implemented; 2 if the file cannot be imported.
+    """
+    from .check import check as run_check, template as make_template
+
+    if template is not None:
+        typer.echo(make_template(template.value), nl=False)
+        return
+    if file is None:
+        fail("give your .py file (or --template lstm to print a starting file)")
+    report = run_check(file, only=only, timeout=timeout)
+    typer.echo(report.to_json() if as_json else report.text())
+    raise typer.Exit(report.exit_code)
+
+
 # --------------------------------------------------------------------------- train
 
 def _opt(field, help, **kw):
