@@ -107,7 +107,7 @@ def check(
 
     Exit status: 0 if something is implemented and all of it passes; 1 if anything fails or nothing is implemented; 2 if the file cannot be imported.
     """
-    from .check import check as run_check, template as make_template
+    from .checker import check as run_check, template as make_template
 
     if template is not None:
         typer.echo(make_template(template.value), nl=False)

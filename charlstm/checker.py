@@ -50,6 +50,7 @@ RIGHT = 1e-7        # max relative error of a correct float64 implementation vs 
 FD_RIGHT = 1e-5     # vs finite differences of the learner's own forward (less exact)
 MATCH = 1e-6        # "to round-off" when comparing with a catalogue variant
 TIMEOUT = 20.0      # seconds per function, by default
+FD_EPS = 1e-5      # centred differences of the learner's forward
 
 
 class ImportFailed(CharlstmError):
@@ -1089,7 +1090,7 @@ class _Checker:
             def loss():
                 return float(np.asarray(self.forward(fam, fname, conv, inp)[0]["loss"]).reshape(-1)[0])
             if got["dx"].shape == x.shape:
-                rows["dx"].err_fd = rel_error(got["dx"], numeric_gradient(loss, x))
+                rows["dx"].err_fd = rel_error(got["dx"], numeric_gradient(loss, x, FD_EPS, order=2))
         self.diagnose(rep, fam, fname, conv, first, kind="forward")
 
     def check_backward(self, fam, fname, bname, conv, rep):
@@ -1119,7 +1120,7 @@ class _Checker:
         for r in rep.rows:
             arr = inp.get(r.name[1:])
             if arr is not None and got[r.name].shape == arr.shape:
-                r.err_fd = rel_error(got[r.name], numeric_gradient(objective, arr))
+                r.err_fd = rel_error(got[r.name], numeric_gradient(objective, arr, FD_EPS, order=2))
         self.diagnose(rep, fam, bname, conv, (case, inp, up, ref, got), kind="backward")
         if rep.status == "fail" and all(r.err_fd is not None and r.err_fd < FD_RIGHT for r in rep.rows):
             rep.findings.insert(0, Finding(None, [], (
@@ -1140,11 +1141,19 @@ class _Checker:
         def full(combo_v, outs, keep):
             combo, v = combo_v
             return all(_close(got[k], v[k]) for k in outs) and all(_close(v[k], ref[k]) for k in keep)
-        # 1. one known mistake explains every wrong output
-        for cv in variants:
-            if len(cv[0]) == 1 and full(cv, wrong, right):
-                rep.findings.append(Finding(cv[0][0][0], wrong, _mistake_text(cv[0], wrong, fname, kind)))
-                return
+        # 1. one known mistake explains every wrong output. Two can give the same numbers
+        # (in a sequence, a dnext_c reset at every step is a dc without dnext_c): name
+        # each, the loop's own mistake first in a sequence function.
+        matches = [cv[0] for cv in variants if len(cv[0]) == 1 and full(cv, wrong, right)]
+        if "step" not in fname:
+            matches.sort(key=lambda combo: combo[0][0] in _STEP_LEVEL)
+        for j, combo in enumerate(matches):
+            text = _mistake_text(combo, wrong, fname, kind)
+            if j:
+                text = "Equally (the same numbers): " + text[0].lower() + text[1:]
+            rep.findings.append(Finding(combo[0][0], wrong, text))
+        if matches:
+            return
         # 2. shape-level mistakes output by output, then one or two known mistakes for the rest
         rest = []
         for k in wrong:
