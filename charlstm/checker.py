@@ -96,11 +96,14 @@ def _lstm_step(x, prev_h, prev_c, Wx, Wh, b, dnext_h=None, dnext_c=None, k={}):
     via_h = dnext_h * o * dtanh_c                                  # c_t -> h_t -> loss
     dc = {"both": dnext_c + via_h, "no_h_path": dnext_c,
           "only_h_path": via_h}[k.get("dc", "both")]
-    ds = (lambda s: _sigmoid(s) * (1 - _sigmoid(s))) if k.get("sigmoid_of_activated") \
-        else (lambda s: s * (1 - s))                               # sigmoid' via its output
+    twice = k.get("sigmoid_of_activated", "")                      # gates differentiated wrongly
+
+    def ds(s, gate):                                               # sigmoid' via its output
+        return _sigmoid(s) * (1 - _sigmoid(s)) if gate in twice else s * (1 - s)
     dg_local = 1 - (np.tanh(g) if k.get("tanh_of_g") else g) ** 2
-    d = {"i": dc * g * ds(i), "f": dc * prev_c * ds(f),
-         "o": dnext_h * tc * ds(o), "g": dc * i * dg_local}
+    d = {"i": dc * g * ds(i, "i"), "f": dc * prev_c * ds(f, "f"),
+         "o": (dc if k.get("do_uses_dc") else dnext_h) * tc * ds(o, "o"),
+         "g": dc * i * dg_local}
     da = np.hstack([d[gate] for gate in k.get("backward_order", order)])
     grads = {"dx": da @ Wx.T, "dprev_h": da @ Wh.T,
              "dprev_c": dc if k.get("dprev_c_is_dc") else dc * f,
@@ -141,7 +144,7 @@ def _sequence(step, x, state0, weights, dh=None, dstateT=None, k={}):
         dnext = [np.array(d, dtype=np.float64) for d in dstateT]
     dx = np.zeros_like(x)
     dW = None
-    for t in reversed(range(T)):
+    for t in range(T) if k.get("loop_forward") else reversed(range(T)):
         up = list(dnext)
         up[0] = dh[:, t] if k.get("no_dnext_h") else dh[:, t] + dnext[0]
         if len(up) > 1 and k.get("dc_not_carried"):
@@ -204,9 +207,9 @@ _M = [
             "dc_t = dnext_c + dnext_h * o * (1 - tanh(c_t)**2)",
             "dc = dnext_c + dnext_h * o * (1 - tanh(next_c)**2): keep the gradient arriving from c_{t+1}"),
     Mistake("lstm_sigmoid_of_activated",
-            "the sigmoid derivative is taken of the already-activated gates: sigmoid(i) * (1 - sigmoid(i))",
+            "the sigmoid derivative of {detail} is taken of the already-activated value, as in sigmoid(i) * (1 - sigmoid(i))",
             "d sigmoid(a)/da = s * (1 - s) where s = sigmoid(a) is the gate you stored",
-            "i, f and o are already sigmoid outputs: use i * (1 - i), f * (1 - f), o * (1 - o)"),
+            "the stored gates are already sigmoid outputs: use i * (1 - i), f * (1 - f), o * (1 - o)"),
     Mistake("lstm_tanh_of_tanh_c",
             "the derivative of tanh(c_t) is computed as 1 - tanh(tanh(c_t))**2",
             "d tanh(c)/dc = 1 - tanh(c)**2",
@@ -215,6 +218,10 @@ _M = [
             "the candidate's derivative is computed as 1 - tanh(g)**2, though g is already tanh(a_g)",
             "d tanh(a)/da = 1 - g**2 where g = tanh(a) is the candidate you stored",
             "use 1 - g**2"),
+    Mistake("lstm_do_uses_dc",
+            "the output gate's gradient uses dc instead of dnext_h",
+            "h_t = o * tanh(c_t): o reaches the loss only through h_t, so do = dnext_h * tanh(c_t)",
+            "do = dnext_h * tanh(next_c) * o * (1 - o)"),
     Mistake("lstm_dprev_c_is_dc",
             "dprev_c is returned as dc instead of dc * f",
             "c_t = f * c_{t-1} + i * g, so dL/dc_{t-1} = dc_t * f",
@@ -243,6 +250,10 @@ _M = [
             "each step's backward gets only dh[:, t]: the gradient flowing back from step t+1 is dropped",
             "dL/dh_t = dh[:, t] (from above) + dprev_h (from step t+1)",
             "call the step backward with dh[:, t] + dprev_h, where dprev_h came from step t+1"),
+    Mistake("seq_loop_forward",
+            "the backward loop runs forward in time (t = 0, 1, ...), so step t is processed before the gradient from step t+1 exists",
+            "dL/dh_t needs dprev_h from step t+1: the backward must visit t = T-1, ..., 0",
+            "for t in reversed(range(T)):"),
     Mistake("lstm_seq_dc_not_carried",
             "dnext_c is reset to zero at every step instead of carrying dprev_c back",
             "dL/dc_t = dprev_c returned by step t+1",
@@ -287,10 +298,11 @@ CATALOGUE = {m.id: m for m in _M}
 _KNOBS = {
     "lstm_dc_no_h_path": {"dc": "no_h_path"},
     "lstm_dc_only_h_path": {"dc": "only_h_path"},
-    "lstm_sigmoid_of_activated": {"sigmoid_of_activated": True},
     "lstm_tanh_of_tanh_c": {"tanh_of_tanh_c": True},
     "lstm_tanh_of_g": {"tanh_of_g": True},
     "lstm_dprev_c_is_dc": {"dprev_c_is_dc": True},
+    "lstm_do_uses_dc": {"do_uses_dc": True},
+    "seq_loop_forward": {"loop_forward": True},
     "lstm_h_no_tanh": {"h_no_tanh": True},
     "lstm_g_sigmoid": {"g_sigmoid": True},
     "rnn_tanh_of_activated": {"tanh_of_activated": True},
@@ -303,13 +315,27 @@ _KNOBS = {
     "softmax_ignores_mask": {"ignore_mask": True},
 }
 _ORDERS = ["".join(p) for p in itertools.permutations("ifog") if "".join(p) != "ifog"]
+_SUBSETS = ["ifo", "i", "f", "o", "if", "io", "fo"]
+# Mistakes with a parameter, tried with every value: knob, values, the words for a value.
+_EXPAND = {
+    "lstm_gate_order": ("order", _ORDERS, ", ".join),
+    "lstm_backward_gate_order": ("backward_order", _ORDERS, ", ".join),
+    "lstm_sigmoid_of_activated": ("sigmoid_of_activated", _SUBSETS,
+                                  lambda g: {"ifo": "the gates i, f and o"}.get(
+                                      g, f"the gate{'s' if len(g) > 1 else ''} " + " and ".join(g))),
+}
 
 
-def _singles(ids, orders=()):
-    """(mistake id, detail, knobs) for each mistake in ids, gate orders expanded."""
-    out = [(m, "", _KNOBS[m]) for m in ids]
-    for key, mid in orders:
-        out += [(mid, ", ".join(p), {key: p}) for p in _ORDERS]
+def _singles(ids):
+    """(mistake id, detail, knobs, common) for each mistake, parameters expanded; common
+    marks the values also tried in pairs (all three gates, PyTorch's gate order)."""
+    out = []
+    for m in ids:
+        if m in _EXPAND:
+            key, values, words = _EXPAND[m]
+            out += [(m, words(v), {key: v}, v in ("ifo", "ifgo")) for v in values]
+        else:
+            out.append((m, "", _KNOBS[m], True))
     return out
 
 
@@ -630,7 +656,8 @@ class FunctionReport:
         if self.message:
             lines.append(f"  {self.message}")
         for f in self.findings:
-            lines.append(_indent(f.text))
+            if f.text:
+                lines.append(_indent(f.text))
         verdict = {"pass": "PASS", "fail": "FAIL"}.get(self.status, self.status.upper())
         lines.append(f"  -> {verdict}")
         return "\n".join(lines)
@@ -821,33 +848,33 @@ def _naive(fam, inp, up=None, conv="classic", k={}):
 
 # Mistakes searched for each function (ids; and gate-order knobs, expanded to every order).
 _STEP_LSTM = ["lstm_dc_no_h_path", "lstm_dc_only_h_path", "lstm_sigmoid_of_activated",
-              "lstm_tanh_of_tanh_c", "lstm_tanh_of_g", "lstm_dprev_c_is_dc"]
-_SEQ = ["seq_no_dnext_h", "seq_weights_assigned", "seq_final_state_ignored"]
-_GATE_ORDERS = [("order", "lstm_gate_order")]
+              "lstm_tanh_of_tanh_c", "lstm_tanh_of_g", "lstm_dprev_c_is_dc", "lstm_do_uses_dc"]
+_SEQ = ["seq_no_dnext_h", "seq_weights_assigned", "seq_final_state_ignored", "seq_loop_forward"]
+_FWD_LSTM = ["lstm_h_no_tanh", "lstm_g_sigmoid", "lstm_gate_order"]
 _SEARCH = {
-    "rnn_step_backward": (["rnn_tanh_of_activated"], []),
-    "rnn_backward": (["rnn_tanh_of_activated"] + _SEQ, []),
-    "lstm_step_forward": (["lstm_h_no_tanh", "lstm_g_sigmoid"], _GATE_ORDERS),
-    "lstm_forward": (["lstm_h_no_tanh", "lstm_g_sigmoid"], _GATE_ORDERS),
-    "lstm_step_backward": (_STEP_LSTM, _GATE_ORDERS + [("backward_order", "lstm_backward_gate_order")]),
-    "lstm_backward": (_STEP_LSTM + _SEQ + ["lstm_seq_dc_not_carried"],
-                      _GATE_ORDERS + [("backward_order", "lstm_backward_gate_order")]),
-    "word_embedding_backward": (["embedding_assign"], []),
-    "temporal_softmax_loss": (["softmax_divide_NT", "softmax_ignores_mask"], []),
+    "rnn_step_backward": ["rnn_tanh_of_activated"],
+    "rnn_backward": ["rnn_tanh_of_activated"] + _SEQ,
+    "lstm_step_forward": _FWD_LSTM,
+    "lstm_forward": _FWD_LSTM,
+    "lstm_step_backward": _STEP_LSTM + ["lstm_gate_order", "lstm_backward_gate_order"],
+    "lstm_backward": _STEP_LSTM + ["lstm_gate_order", "lstm_backward_gate_order"]
+    + _SEQ + ["lstm_seq_dc_not_carried"],
+    "word_embedding_backward": ["embedding_assign"],
+    "temporal_softmax_loss": ["softmax_divide_NT", "softmax_ignores_mask"],
 }
 _STEP_LEVEL = set(_STEP_LSTM) | {"rnn_tanh_of_activated", "lstm_backward_gate_order"}
 
 
 def _candidates(name, conv):
     """Variants to compare with, singles first, then pairs: [(((id, detail), ...), knobs)]."""
-    ids, orders = _SEARCH.get(name, ([], []))
+    ids = _SEARCH.get(name, [])
     if conv != "extended":
         ids = [m for m in ids if m != "seq_final_state_ignored"]
     if conv == "charlstm":
         ids = [m for m in ids if m != "softmax_divide_NT"]
-    singles = _singles(ids, orders)
-    out = [(((m, d),), kn) for m, d, kn in singles]
-    common = [s for s in singles if s[1] in ("", "i, f, g, o")]
+    singles = _singles(ids)
+    out = [(((m, d),), kn) for m, d, kn, _ in singles]
+    common = [s[:3] for s in singles if s[3]]
     for (m1, d1, k1), (m2, d2, k2) in itertools.combinations(common, 2):
         if not set(k1) & set(k2):
             out.append((((m1, d1), (m2, d2)), {**k1, **k2}))
@@ -939,8 +966,9 @@ _HINTS = [  # (wrong outputs, right outputs) -> where to look; first that applie
 
 def _hint(fname, wrong, right):
     """Which gradients are right and wrong, and where that points."""
-    text = f"{', '.join(right) or 'no output'} {'is' if len(right) == 1 else 'are'} right; " \
-           f"{', '.join(wrong)} {'is' if len(wrong) == 1 else 'are'} wrong"
+    text = (f"{', '.join(right)} {'is' if len(right) == 1 else 'are'} right; "
+            f"{', '.join(wrong)} {'is' if len(wrong) == 1 else 'are'} wrong") if right \
+        else f"every output ({', '.join(wrong)}) is wrong"
     w, r = set(wrong), set(right)
     for need_wrong, need_right, hint in _HINTS:
         if w == need_wrong or (need_right and need_wrong <= w and need_right <= r and w <= need_wrong | {"db"}):
@@ -1128,61 +1156,63 @@ class _Checker:
                 f"right backward of a forward that differs from the reference. Fix {fname} first.")))
 
     def diagnose(self, rep, fam, fname, conv, first, kind):
+        """Explain the wrong outputs with the fewest known mistakes and shape slips."""
         wrong = [r.name for r in rep.rows if not r.ok]
         rep.status = "fail" if wrong else "pass"
         if not wrong:
             return
-        case, inp = first[0], first[1]
-        up = first[2] if kind == "backward" else None
+        case, inp, up = first[0], first[1], (first[2] if kind == "backward" else None)
         ref, got = first[-2], first[-1]
         right = [r.name for r in rep.rows if r.ok]
-        variants = [(combo, _naive(fam, inp, up, conv, kn)) for combo, kn in _candidates(fname, conv)]
-
-        def full(combo_v, outs, keep):
-            combo, v = combo_v
-            return all(_close(got[k], v[k]) for k in outs) and all(_close(v[k], ref[k]) for k in keep)
-        # 1. one known mistake explains every wrong output. Two can give the same numbers
-        # (in a sequence, a dnext_c reset at every step is a dc without dnext_c): name
-        # each, the loop's own mistake first in a sequence function.
-        matches = [cv[0] for cv in variants if len(cv[0]) == 1 and full(cv, wrong, right)]
-        if "step" not in fname:
-            matches.sort(key=lambda combo: combo[0][0] in _STEP_LEVEL)
-        for j, combo in enumerate(matches):
-            text = _mistake_text(combo, wrong, fname, kind)
-            if j:
-                text = "Equally (the same numbers): " + text[0].lower() + text[1:]
-            rep.findings.append(Finding(combo[0][0], wrong, text))
-        if matches:
+        # Each candidate: the reference, or a variant with one or two mistakes switched on.
+        # It explains the learner if it leaves the right outputs right and gives every
+        # wrong one, directly or through a shape slip (transposed, not summed, scaled).
+        found, singles = [], []
+        for combo, knobs in [((), {})] + _candidates(fname, conv):
+            v = _naive(fam, inp, up, conv, knobs) if combo else ref
+            if combo and len(combo) == 1:
+                singles.append((combo, v))
+            if not all(_close(v[k], ref[k]) for k in right):
+                continue
+            direct = [k for k in wrong if _close(got[k], v[k])]
+            slips = [_transform(k, got[k], v[k], case, fname) for k in wrong if k not in direct]
+            if None in slips or (combo and not direct):
+                continue
+            found.append(((len(combo) + len(slips), len(slips)), combo, direct, slips))
+        if found:
+            cost = min(f[0] for f in found)
+            best = [f for f in found if f[0] == cost]
+            if "step" not in fname:            # a sequence's own (loop) mistake first
+                best.sort(key=lambda f: any(m in _STEP_LEVEL for m, _ in f[1]))
+            _, combo, direct, slips = best[0]
+            rep.findings += slips
+            if combo:
+                rep.findings += _mistake_findings(combo, direct, fname, kind)
+            # Two single mistakes can give the same numbers (in a sequence, a dnext_c reset
+            # at every step is a dc without dnext_c): name each.
+            for _, other, d, sl in best[1:]:
+                if len(other) == 1 and not sl and not slips:
+                    f = _mistake_findings(other, d, fname, kind)[0]
+                    f.text = "Equally (the same numbers): " + f.text[0].lower() + f.text[1:]
+                    rep.findings.append(f)
             return
-        # 2. shape-level mistakes output by output, then one or two known mistakes for the rest
-        rest = []
-        for k in wrong:
-            t = _transform(k, got[k], ref[k], case, fname)
-            if t:
-                rep.findings.append(t)
-            else:
-                rest.append(k)
-        if not rest:
-            return
-        for cv in variants:
-            if full(cv, rest, right):
-                for mid, _ in cv[0]:
-                    rep.findings.append(Finding(mid, rest, ""))
-                rep.findings[-1].text = _mistake_text(cv[0], rest, fname, kind)
-                for f in rep.findings[-len(cv[0]):-1]:
-                    f.text = ""
-                rep.findings = [f for f in rep.findings if f.text or f.id]
-                return
-        # 3. nothing in the catalogue explains it all: partial matches, and where to look
-        for cv in variants:
-            if len(cv[0]) == 1:
-                hits = [k for k in rest if _close(got[k], cv[1][k]) and not _close(cv[1][k], ref[k])]
-                if hits:
-                    rep.findings.append(Finding(cv[0][0][0], hits, "Partly explained: " + _mistake_text(
-                        cv[0], hits, fname, kind)))
-                    rest = [k for k in rest if k not in hits]
+        # Nothing explains it all: what single mistakes explain in part, and where to look.
+        rest = list(wrong)
+        for combo, v in singles:
+            hits = [k for k in rest if _close(got[k], v[k]) and not _close(v[k], ref[k])]
+            if hits:
+                f = _mistake_findings(combo, hits, fname, kind)[0]
+                f.text = "Partly explained: " + f.text
+                rep.findings.append(f)
+                rest = [k for k in rest if k not in hits]
         if rest:
             rep.findings.append(Finding(None, rest, _hint(fname, wrong, right)))
+
+
+def _mistake_findings(combo, outputs, fname, kind):
+    """A Finding per mistake in combo; the words go on the first."""
+    text = _mistake_text(combo, outputs, fname, kind)
+    return [Finding(m, outputs, text if j == 0 else "") for j, (m, _) in enumerate(combo)]
 
 
 def _describe(name, conv):
