@@ -60,3 +60,9 @@ BAD_CORPORA_PARAMS = [pytest.param(make, match, id=name) for name, make, match i
 SMALL = ["--hidden-size", "32", "--embed-size", "16", "--layers", "1", "--batch-size", "8",
          "--dropout", "0",
          "--seq-len", "16", "--quiet", "--sample-chars", "40"]
+
+
+@pytest.fixture(autouse=True)
+def _corpus_cache(tmp_path_factory, monkeypatch):
+    """Every test (and the CLI subprocesses it starts) caches encoded corpora in a temp folder."""
+    monkeypatch.setenv("CHARLSTM_CACHE", str(tmp_path_factory.mktemp("corpus-cache")))
