@@ -49,7 +49,7 @@ class Checkpoint:
 
     @property
     def vocab(self) -> Vocab:
-        return Vocab(self.meta["vocab"])
+        return Vocab.from_meta(self.meta)
 
     def model(self) -> CharLSTM:
         """The model, with these parameters (no copy)."""

@@ -213,6 +213,7 @@ def sample_cmd(
     prime: str = typer.Option("", help="Text the model reads first; the output starts with it."),
     seed: Optional[int] = typer.Option(None, help="Random seed: the same seed gives the same text."),
     num_samples: int = typer.Option(1, min=1, help="How many samples to print."),
+    allow_unknown: bool = typer.Option(False, help="Let the model emit its unknown symbol (U+FFFD), for a vocabulary with rare characters folded."),
 ):
     """Generate text from a checkpoint, streamed to stdout as it is produced."""
     import numpy as np
@@ -227,7 +228,8 @@ def sample_cmd(
             sys.stdout.write("\n\n")
         sys.stdout.write(prime)
         for ch in iter_sample(model, vocab, length, prime, temperature=temperature,
-                              top_k=top_k, top_p=top_p, greedy=greedy, rng=rng):
+                              top_k=top_k, top_p=top_p, greedy=greedy, rng=rng,
+                              allow_unknown=allow_unknown):
             sys.stdout.write(ch)
             sys.stdout.flush()
     sys.stdout.write("\n")
@@ -251,7 +253,8 @@ def eval_cmd(
     typer.echo(f"text: {text} ({r['chars']:,} predictions scored, state carried)")
     if r["unknown"]:
         n = sum(r["unknown"].values())
-        typer.echo(f"excluded {n} characters outside the vocabulary: "
+        how = "excluded" if vocab.unknown_char is None else "scored as the unknown symbol"
+        typer.echo(f"{how} {n} characters outside the vocabulary: "
                    f"{Vocab.describe(r['unknown'])}")
     typer.echo(f"loss: {r['loss']:.4f} nats/char")
     typer.echo(f"bits/char: {r['bits_per_char']:.4f}")

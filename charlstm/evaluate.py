@@ -17,12 +17,14 @@ def score_text(model: CharLSTM, vocab: Vocab, text: str, strict: bool = False,
                chunk: int = 256) -> dict:
     """Loss of ``model`` on ``text``, reading it as one stream with the state carried.
 
-    Characters outside the vocabulary are dropped and counted (or refused with strict).
+    Characters outside the vocabulary are scored as the unknown symbol when the
+    vocabulary has one (rare characters folded); otherwise they are dropped and counted,
+    or refused with strict.
     Returns {"loss" (nats/char), "bits_per_char", "perplexity", "chars" (scored),
     "unknown" ({char: count})}.
     """
     unknown = vocab.unknown(text)
-    if unknown and strict:
+    if unknown and strict and vocab.unknown_char is None:
         raise CharlstmError("text has characters outside the model's vocabulary: "
                             + Vocab.describe(unknown))
     ids = vocab.encode(text, strict=False)

@@ -44,25 +44,29 @@ def next_char_probs(logits, temperature=1.0, top_k=None, top_p=None):
 
 def iter_sample(model: CharLSTM, vocab: Vocab, length: int, prime: str = "",
                 temperature: float = 1.0, top_k: int | None = None, top_p: float | None = None,
-                greedy: bool = False, rng: np.random.Generator | None = None) -> Iterator[str]:
+                greedy: bool = False, rng: np.random.Generator | None = None,
+                allow_unknown: bool = False) -> Iterator[str]:
     """Yield ``length`` generated characters, one at a time (after reading ``prime``).
 
     The prime text is read first (and not yielded: callers print it themselves). With no
     prime the model starts after a newline, as at the start of a line, or from a random
     character (yielded as the first one) when the vocabulary has no newline.
+    A vocabulary with an unknown symbol (rare characters folded) never yields it unless
+    ``allow_unknown``; prime characters outside the vocabulary are read as it.
     """
     check_options(length, temperature, top_k, top_p)
     rng = rng if rng is not None else np.random.default_rng()
     if prime:
         bad = vocab.unknown(prime)
-        if bad:
+        if bad and vocab.unknown_char is None:
             raise CharlstmError("prime text has characters outside the model's vocabulary: "
                                 + Vocab.describe(bad))
     if length == 0:
         return
     state = model.init_state(1)
+    banned = vocab.unknown_id if not allow_unknown else None
     if not prime and "\n" not in vocab.stoi:
-        ch = int(rng.integers(len(vocab)))
+        ch = int(rng.choice([i for i in range(len(vocab)) if i != banned]))
         yield vocab.chars[ch]
         length -= 1
         prime_ids = np.array([[ch]])
@@ -74,6 +78,8 @@ def iter_sample(model: CharLSTM, vocab: Vocab, length: int, prime: str = "",
     ids = prime_ids[:, -1]
     for _ in range(length):
         logits, state = model.step(ids, state)
+        if banned is not None:
+            logits[0, banned] = -np.inf
         if greedy:
             ch = int(np.argmax(logits[0]))
         else:

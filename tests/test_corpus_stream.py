@@ -125,3 +125,29 @@ def test_the_vocabulary_round_trips_through_metadata_and_old_metadata_loads():
     assert old.unknown_char is None
     with pytest.raises(CharlstmError, match="outside the vocabulary"):
         old.encode("abz")
+
+
+def _model_with_unknown():
+    from charlstm.model import CharLSTM, ModelConfig
+    vocab = D.Vocab("\nab" + D.UNKNOWN, unknown=D.UNKNOWN)
+    model = CharLSTM(ModelConfig(vocab_size=len(vocab), hidden_size=8, num_layers=1,
+                                 embed_size=4), seed=0, dtype=np.float64)
+    model.params["out.b"][vocab.unknown_id] = 5.0      # the unknown symbol is the likeliest
+    return model, vocab
+
+
+def test_sampling_never_emits_the_unknown_symbol_unless_asked():
+    from charlstm.sample import sample
+    model, vocab = _model_with_unknown()
+    rng = np.random.default_rng(0)
+    assert D.UNKNOWN not in sample(model, vocab, 300, rng=rng)
+    assert D.UNKNOWN not in sample(model, vocab, 50, greedy=True)
+    assert D.UNKNOWN in sample(model, vocab, 300, rng=rng, allow_unknown=True)
+    assert sample(model, vocab, 5, prime="a€b", rng=rng).startswith("a€b")   # read as unknown
+
+
+def test_eval_scores_unknown_characters_as_the_unknown_symbol():
+    from charlstm.evaluate import score_text
+    model, vocab = _model_with_unknown()
+    r = score_text(model, vocab, "ab€a\nb", strict=True)
+    assert r["chars"] == 5 and r["unknown"] == {"€": 1}
