@@ -348,11 +348,10 @@ class Spec:
     signature: str          # the coursework signature, for messages and the template
     doc: str                # the template's docstring
     outputs: tuple          # names of the returned values, cache excluded
-    backward_of: str = ""   # for a backward: the forward that makes its cache
 
 
-def _spec(name, signature, outputs, doc, backward_of=""):
-    return Spec(name, signature, doc.strip("\n"), tuple(outputs.split()), backward_of)
+def _spec(name, signature, outputs, doc):
+    return Spec(name, signature, doc.strip("\n"), tuple(outputs.split()))
 
 
 SPECS = {s.name: s for s in [
@@ -371,7 +370,7 @@ SPECS = {s.name: s for s in [
     dnext_h: (N, H) gradient of the loss with respect to next_h.
     Returns dx (N, D), dprev_h (N, H), dWx (D, H), dWh (H, H), db (H,).
     Hint: next_h = tanh(a), and tanh'(a) = 1 - tanh(a)**2 = 1 - next_h**2.
-    """, "rnn_step_forward"),
+    """),
     _spec("rnn_forward", "rnn_forward(x, h0, Wx, Wh, b)", "h", """
     A vanilla RNN over a whole sequence of T steps (call rnn_step_forward T times).
 
@@ -386,7 +385,7 @@ SPECS = {s.name: s for s in [
     Hint: h_t feeds the layer above *and* step t+1, so the gradient entering step t is
     dh[:, t] + dprev_h from step t+1. Wx, Wh and b are used at every step: sum (+=)
     their gradients over time.
-    """, "rnn_forward"),
+    """),
     _spec("word_embedding_forward", "word_embedding_forward(x, W)", "out", """
     Look up a vector for each integer id.
 
@@ -396,7 +395,7 @@ SPECS = {s.name: s for s in [
     _spec("word_embedding_backward", "word_embedding_backward(dout, cache)", "dW", """
     dout: (N, T, D). Returns dW (V, D): each row of dW sums dout over every position
     where that id occurs. Hint: ids repeat; np.add.at adds repeated indices.
-    """, "word_embedding_forward"),
+    """),
     _spec("temporal_affine_forward", "temporal_affine_forward(x, w, b)", "out", """
     An affine layer applied at every timestep.
 
@@ -406,7 +405,7 @@ SPECS = {s.name: s for s in [
     _spec("temporal_affine_backward", "temporal_affine_backward(dout, cache)", "dx dw db", """
     dout: (N, T, M). Returns dx (N, T, D), dw (D, M), db (M,).
     w and b are used at every (n, t): sum their gradients over the batch *and* time.
-    """, "temporal_affine_forward"),
+    """),
     _spec("temporal_softmax_loss", "temporal_softmax_loss(x, y, mask)", "loss dx", """
     Softmax cross-entropy at every timestep.
 
@@ -437,7 +436,7 @@ SPECS = {s.name: s for s in [
     Returns dx (N, D), dprev_h (N, H), dprev_c (N, H), dWx (D, 4H), dWh (H, 4H), db (4H,).
     Hints: next_c reaches the loss directly *and* through next_h = o * tanh(next_c);
     the stored gates are already activated, so sigmoid'(a_i) = i * (1 - i).
-    """, "lstm_step_forward"),
+    """),
     _spec("lstm_forward", "lstm_forward(x, h0, Wx, Wh, b)", "h", """
     An LSTM over a whole sequence of T steps (call lstm_step_forward T times).
     The initial cell state is zero.
@@ -452,8 +451,17 @@ SPECS = {s.name: s for s in [
     Returns dx (N, T, D), dh0 (N, H), dWx (D, 4H), dWh (H, 4H), db (4H,).
     Hint: the gradient entering step t is dh[:, t] + dprev_h from step t+1, together
     with dprev_c from step t+1; sum (+=) the weight gradients over time.
-    """, "lstm_forward"),
+    """),
 ]}
+
+_PAIRS = [("rnn_step", "rnn_step_forward", "rnn_step_backward"),
+          ("rnn", "rnn_forward", "rnn_backward"),
+          ("word_embedding", "word_embedding_forward", "word_embedding_backward"),
+          ("temporal_affine", "temporal_affine_forward", "temporal_affine_backward"),
+          ("temporal_softmax_loss", "temporal_softmax_loss", None),
+          ("lstm_step", "lstm_step_forward", "lstm_step_backward"),
+          ("lstm", "lstm_forward", "lstm_backward")]
+_FORWARD = {fam: fname for fam, fname, _ in _PAIRS}
 
 # charlstm's own names for the same layers are checked too.
 ALIASES = {"embedding_forward": "word_embedding_forward",
@@ -568,7 +576,7 @@ def _time_limit(seconds):
         signal.signal(signal.SIGALRM, old)
 
 
-def _where(exc, names):
+def _where(exc):
     """'file.py, line 12, in rnn_forward' for the innermost frame of the learner's code."""
     frames = [f for f in traceback.extract_tb(exc.__traceback__)
               if not f.filename.startswith(str(Path(__file__).parent))]
@@ -750,16 +758,13 @@ _UPSTREAM = {"next_h": "dnext_h", "next_c": "dnext_c", "h": "dh", "hT": "dhT", "
 def _forward_outputs(fam, conv):
     if fam in ("rnn", "lstm") and conv == "extended":
         return ("h", "hT") if fam == "rnn" else ("h", "hT", "cT")
-    return SPECS[{"word_embedding": "word_embedding_forward",
-                  "temporal_affine": "temporal_affine_forward"}.get(fam, fam + "_forward")
-                 if fam != "temporal_softmax_loss" else fam].outputs
+    return SPECS[_FORWARD[fam]].outputs
 
 
 def _backward_outputs(fam, conv):
-    outs = SPECS[fam + "_backward"].outputs
     if fam == "lstm" and conv == "extended":
-        outs = ("dx", "dh0", "dc0", "dWx", "dWh", "db")
-    return outs
+        return ("dx", "dh0", "dc0", "dWx", "dWh", "db")
+    return SPECS[fam + "_backward"].outputs
 
 
 def _reference(fam, inp, up=None, conv="classic"):
@@ -954,36 +959,33 @@ def _mistake_text(combo, outputs, fname, kind):
     return "\n".join(lines)
 
 
-_HINTS = [  # (wrong outputs, right outputs) -> where to look; first that applies wins
-    ({"dprev_c"}, None, "only dprev_c is wrong, so dc itself is right: dprev_c = dc * f."),
-    ({"dc0"}, None, "only dc0 is wrong: look at how the cell gradient leaves each step (dprev_c = dc * f) and what you return as dc0."),
-    ({"db"}, None, "only db is wrong: db is the sum of da over the batch (and time)."),
-    ({"dWh", "dprev_h"}, {"dx", "dWx"}, "look at the recurrent term: dprev_h = da @ Wh.T and dWh = prev_h.T @ da are the only ones that use Wh and prev_h."),
-    ({"dWh", "dh0"}, {"dx", "dWx"}, "look at the recurrent term: dh0 and dWh are the only ones that use Wh and the previous hidden state."),
-    ({"dx", "dWx"}, {"dWh"}, "look at the input term: dx = da @ Wx.T and dWx = x.T @ da."),
-]
-
-
 def _hint(fname, wrong, right):
     """Which gradients are right and wrong, and where that points."""
-    text = (f"{', '.join(right)} {'is' if len(right) == 1 else 'are'} right; "
-            f"{', '.join(wrong)} {'is' if len(wrong) == 1 else 'are'} wrong") if right \
-        else f"every output ({', '.join(wrong)}) is wrong"
     w, r = set(wrong), set(right)
-    for need_wrong, need_right, hint in _HINTS:
-        if w == need_wrong or (need_right and need_wrong <= w and need_right <= r and w <= need_wrong | {"db"}):
-            return f"{text}: {hint}"
-    if fname.startswith("lstm"):
-        if w and "dprev_c" in r | {"dc0"} & r and w >= {"dx", "dWx", "dWh", "db"}:
-            return (f"{text}: the cell gradient is right but da is not: look at the four gate "
-                    "gradients di, df, do, dg and the order you stack them in.")
-        if {"dprev_c", "dx", "dWx"} <= w or {"dc0", "dx", "dWx"} <= w:
-            return (f"{text}: dc is probably wrong, since everything else is computed from it: "
-                    "dc = dnext_c + dnext_h * o * (1 - tanh(next_c)**2).")
-    if "step" not in fname and fname.startswith(("lstm", "rnn")):
-        return (f"{text}: if the step functions pass, look at the loop: the gradient entering "
-                "step t, what is carried to step t-1, and += for the weights.")
-    return text + "."
+    text = (f"{', '.join(right)} {'is' if len(r) == 1 else 'are'} right; "
+            f"{', '.join(wrong)} {'is' if len(w) == 1 else 'are'} wrong") if right \
+        else f"every output ({', '.join(wrong)}) is wrong"
+    step = "step" in fname
+    prev_h, prev_c = ("dprev_h", "dprev_c") if step else ("dh0", "dc0")
+    lstm, sequence = fname.startswith("lstm"), not step and fname.startswith(("lstm", "rnn"))
+    rules = [
+        (w == {prev_c}, f"only {prev_c} is wrong, so dc itself is right: dprev_c = dc * f"),
+        (w == {"db"}, "only db is wrong: db is the sum of da over the batch (and time)"),
+        (w & {"dWh", prev_h} and w <= {"dWh", prev_h, "db"},
+         f"look at the recurrent term: {prev_h} and dWh are the only gradients that use Wh "
+         "and the previous hidden state (dprev_h = da @ Wh.T, dWh = prev_h.T @ da)"),
+        (w & {"dx", "dWx"} and w <= {"dx", "dWx", "db"},
+         "look at the input term: dx = da @ Wx.T and dWx = x.T @ da"),
+        (lstm and prev_c in r and {"dx", "dWx", "dWh"} <= w,
+         "the cell gradient is right but da is not: look at the four gate gradients "
+         "di, df, do, dg and the order you stack them in"),
+        (lstm and {prev_c, "dx", "dWx"} <= w,
+         "dc is probably wrong, since everything else is computed from it: "
+         "dc = dnext_c + dnext_h * o * (1 - tanh(next_c)**2)"),
+        (sequence, "if the step functions pass, look at the loop: the gradient entering "
+                   "step t, what is carried to step t-1, and += for the weights"),
+    ]
+    return next((f"{text}: {hint}." for cond, hint in rules if cond), text + ".")
 
 
 # =========================================================================== the checker
@@ -1010,7 +1012,7 @@ class _Checker:
         except Exception as e:
             msg = str(e).splitlines()[0] if str(e) else ""
             raise _LearnerError("error", f"{name} raised {type(e).__name__}"
-                                f"{': ' + msg if msg else ''}{_where(e, self.fns)}") from None
+                                f"{': ' + msg if msg else ''}{_where(e)}") from None
 
     def unpack(self, name, res, names, has_cache=True):
         """The learner's return value as {name: float64 array} (and the cache)."""
@@ -1236,15 +1238,6 @@ def _compare(rows, ref, got):
         row.err_ref = e if row.err_ref is None else max(row.err_ref, e)
 
 
-_PAIRS = [("rnn_step", "rnn_step_forward", "rnn_step_backward"),
-          ("rnn", "rnn_forward", "rnn_backward"),
-          ("word_embedding", "word_embedding_forward", "word_embedding_backward"),
-          ("temporal_affine", "temporal_affine_forward", "temporal_affine_backward"),
-          ("temporal_softmax_loss", "temporal_softmax_loss", None),
-          ("lstm_step", "lstm_step_forward", "lstm_step_backward"),
-          ("lstm", "lstm_forward", "lstm_backward")]
-
-
 def _run(checker, only):
     """A FunctionReport for each coursework function (in ``only``, if given)."""
     reports = []
@@ -1347,7 +1340,7 @@ def load_file(path):
     except BaseException as e:     # the learner's own error, SystemExit included
         msg = str(e).splitlines()[0] if str(e) else ""
         raise ImportFailed(f"cannot import {path.name}: {type(e).__name__}"
-                           f"{': ' + msg if msg else ''}{_where(e, {})}") from None
+                           f"{': ' + msg if msg else ''}{_where(e)}") from None
     finally:
         sys.path.remove(str(path.parent.resolve()))
     return module
