@@ -272,7 +272,7 @@ def _stream(files, encoding, what, total_bytes, show):
         raise CharlstmError(f"unknown encoding {encoding!r}; use a Python codec name "
                             "such as utf-8, latin-1 or cp1252")
     with tqdm(total=total_bytes, unit="B", unit_scale=True, desc=what, disable=not show,
-              leave=False, file=sys.stderr) as bar:
+              leave=False, file=sys.stderr, mininterval=1.0) as bar:
         for path in files:
             dec, offset = make(), 0
             try:
