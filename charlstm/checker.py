@@ -882,10 +882,15 @@ class _Checker:
             if arr is not None and got[r.name].shape == arr.shape:
                 r.err_fd = rel_error(got[r.name], numeric_gradient(objective, arr, FD_EPS, order=2))
         self.diagnose(rep, fam, bname, conv, (case, inp, up, ref, got), kind="backward")
-        if rep.status == "fail" and all(r.err_fd is not None and r.err_fd < FD_RIGHT for r in rep.rows):
+        fd_agrees = all(r.err_fd is not None and r.err_fd < FD_RIGHT for r in rep.rows)
+        if rep.status == "fail" and fd_agrees:
             rep.findings.insert(0, Finding(None, [], (
                 f"Every gradient agrees with finite differences of your own {fname}: this is the "
                 f"right backward of a forward that differs from the reference. Fix {fname} first.")))
+        elif rep.status == "pass" and not fd_agrees:
+            rep.findings.append(Finding(None, [], (
+                f"Every gradient matches the reference, but not finite differences of your own "
+                f"{fname}: this backward is right, and your {fname} computes something else.")))
 
     def diagnose(self, rep, fam, fname, conv, first, kind):
         """Explain the wrong outputs with the fewest known mistakes and shape slips."""
@@ -993,6 +998,12 @@ def _run(checker, only):
             pass
         elif frep.status in ("pass", "fail"):
             _guarded(checker, brep, checker.check_backward, fam, fname, bname, conv, brep)
+            if frep.status == "fail" and brep.status == "fail":
+                # The backward works from the forward's cache: a generic hint would mislead.
+                brep.findings = [f for f in brep.findings if f.id or not f.outputs]
+                brep.findings.insert(0, Finding(None, [], (
+                    f"Your {fname} does not pass, and {bname} works from what it stores in "
+                    f"the cache: fix {fname} first, then check this again.")))
         else:
             # Without a working forward there is no cache. Is the backward written at all?
             _guarded(checker, brep, checker.call, bname, *([None] * (3 if fam == "lstm_step" else 2)))

@@ -49,6 +49,8 @@ EXPECTED_ID = {
     "lstm_do_uses_dc": "lstm_do_uses_dc",
     "seq_loop_forward": "seq_loop_forward",
     "lstm_dprev_c_is_dc+lstm_dWx_transposed": ("lstm_dprev_c_is_dc", "transposed"),
+    "lstm_h_no_tanh": "lstm_h_no_tanh",
+    "lstm_g_sigmoid": "lstm_g_sigmoid",
 }
 MISTAKES = [m for m in MANIFEST if m["kind"] == "mistake"]
 
@@ -129,6 +131,23 @@ def test_a_backward_consistent_with_a_wrong_forward_is_told_to_fix_the_forward()
     bwd = fns["lstm_step_backward"]
     assert all(r.err_fd < C.FD_RIGHT for r in bwd.rows)
     assert "Fix lstm_step_forward first" in bwd.text()
+
+
+def test_a_backward_that_fails_through_its_forward_says_fix_the_forward_first():
+    fns = by_name(report("mistake_lstm_g_sigmoid.py"))
+    text = fns["lstm_step_backward"].text()
+    assert "Your lstm_step_forward does not pass" in text and "dc is probably wrong" not in text
+    # A right backward next to a wrong forward passes, and says where the disagreement is.
+    fns = by_name(report("mistake_lstm_h_no_tanh.py"))
+    assert fns["lstm_step_backward"].status == "pass"
+    assert "but not finite differences of your own lstm_step_forward" in fns["lstm_step_backward"].text()
+
+
+def test_every_catalogue_mistake_has_a_learner_file():
+    ids = set()
+    for v in EXPECTED_ID.values():
+        ids |= set(v if isinstance(v, tuple) else [v])
+    assert set(C.CATALOGUE) - ids == set()
 
 
 def test_nothing_matched_says_which_gradients_are_right_and_wrong():
