@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from . import checkpoint as ckpt
-from .data import Batches, Vocab, fit_streams, load_corpus, split
+from .data import Batches, encode_corpus, fit_streams, split
 from .errors import CharlstmError, ConfigError
 from .model import CharLSTM, ModelConfig
 from .optim import OPTIMIZERS, SCHEDULES, clip_grads, learning_rate, make_optimizer
@@ -50,6 +50,8 @@ class TrainConfig:
     batch_size: int = 32
     val_frac: float = 0.1
     encoding: str = "utf-8"
+    min_char_count: int = 1                            # rarer characters fold into one unknown symbol
+    max_vocab: int | None = None                       # keep at most this many symbols (unknown included)
     # optimisation
     optimizer: str = "adam"
     lr: float = 2e-3
@@ -85,6 +87,8 @@ class TrainConfig:
             (self.seq_len >= 1, f"--seq-len must be at least 1, got {self.seq_len}"),
             (self.batch_size >= 1, f"--batch-size must be at least 1, got {self.batch_size}"),
             (0 < self.val_frac < 1, f"--val-frac must be in (0, 1), got {self.val_frac}"),
+            (self.min_char_count >= 1, f"--min-char-count must be at least 1, got {self.min_char_count}"),
+            (self.max_vocab is None or self.max_vocab >= 2, f"--max-vocab must be at least 2, got {self.max_vocab}"),
             (self.optimizer in OPTIMIZERS, f"--optimizer must be one of {', '.join(OPTIMIZERS)}, got {self.optimizer!r}"),
             (self.lr > 0 and math.isfinite(self.lr), f"--lr must be greater than 0, got {self.lr}"),
             (0 <= self.momentum < 1, f"--momentum must be in [0, 1), got {self.momentum}"),
@@ -210,7 +214,7 @@ def train(corpus, cfg: TrainConfig | None = None, run_dir=None, resume=None,
     if resume is not None:
         run_dir, ck_path = _resolve_resume(resume)
         ck = ckpt.load(ck_path)
-        saved = ck.meta["train"]
+        saved = {**asdict(TrainConfig()), **ck.meta["train"]}   # older runs lack newer fields
         differ = [f for f in FIXED if f in explicit and getattr(cfg, f) != saved[f]]
         if differ:
             raise CharlstmError(
@@ -226,8 +230,9 @@ def train(corpus, cfg: TrainConfig | None = None, run_dir=None, resume=None,
     elif corpus is None:
         raise CharlstmError("no corpus given: pass a text file, a folder or a built-in name")
 
-    corpus_obj = load_corpus(corpus, cfg.encoding)
-    vocab, ids = Vocab.build(corpus_obj.text)
+    corpus_obj = encode_corpus(corpus, cfg.encoding, cfg.min_char_count, cfg.max_vocab,
+                               progress=not cfg.quiet)
+    vocab, ids = corpus_obj.vocab, corpus_obj.ids      # ids memory-mapped for a big corpus
     if ck is not None and vocab != ck.vocab:
         raise CharlstmError(f"corpus {corpus} is not the one this run was trained on "
                             "(its vocabulary differs); pass the original corpus")
@@ -287,7 +292,7 @@ def train(corpus, cfg: TrainConfig | None = None, run_dir=None, resume=None,
     minutes = cfg.minutes if (cfg.minutes is not None or limits) else DEFAULT_MINUTES
 
     meta_static = {
-        "model": mcfg.to_dict(), "vocab": vocab.chars, "dtype": cfg.dtype,
+        "model": mcfg.to_dict(), **vocab.to_meta(), "dtype": cfg.dtype,
         "train": asdict(cfg), "corpus": str(corpus), "corpus_source": corpus_obj.source,
         "corpus_chars": total, "steps_per_epoch": spe,
         "command": (ck.meta.get("command") if ck is not None else None)
@@ -297,7 +302,7 @@ def train(corpus, cfg: TrainConfig | None = None, run_dir=None, resume=None,
         meta_static["resumed_with"] = command
 
     (run_dir / "config.json").write_text(json.dumps(
-        {k: v for k, v in meta_static.items() if k != "vocab"} | {"vocab_size": len(vocab)},
+        {k: v for k, v in meta_static.items() if not k.startswith("vocab")} | {"vocab_size": len(vocab)},
         indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
 
     metrics_file = run_dir / "metrics.csv"
@@ -321,7 +326,11 @@ def train(corpus, cfg: TrainConfig | None = None, run_dir=None, resume=None,
         if wmsg:
             log(wmsg)
     log(f"corpus: {corpus_obj.source}: {total:,} chars, vocab {len(vocab)}, "
-        f"train {len(train_ids):,} / val {len(val_ids):,}")
+        f"train {len(train_ids):,} / val {len(val_ids):,}"
+        + (" (ids from the cache)" if corpus_obj.from_cache else ""))
+    if vocab.unknown_char is not None:
+        log(f"rare characters (seen fewer than {cfg.min_char_count} times, or beyond "
+            f"--max-vocab {cfg.max_vocab}) are folded into one unknown symbol, U+FFFD")
     log(f"model: {cfg.num_layers}-layer {cfg.cell}, hidden {cfg.hidden_size}, embed "
         f"{cfg.embed_size}, {model.num_params:,} parameters, {cfg.dtype}")
     stop_desc = ", ".join(s for s in [

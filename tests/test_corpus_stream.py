@@ -151,3 +151,41 @@ def test_eval_scores_unknown_characters_as_the_unknown_symbol():
     model, vocab = _model_with_unknown()
     r = score_text(model, vocab, "ab€a\nb", strict=True)
     assert r["chars"] == 5 and r["unknown"] == {"€": 1}
+
+
+def test_training_folds_rare_characters_and_resumes(tmp_path):
+    from conftest import run_cli
+    from charlstm import checkpoint
+    corpus = tmp_path / "c.txt"
+    corpus.write_text(make_text(6000) + "once: ß ẞ ☃\n", encoding="utf-8")
+    run = tmp_path / "run"
+    args = ["train", corpus, "--run-dir", run, "--hidden-size", 16, "--embed-size", 8,
+            "--layers", 1, "--seq-len", 16, "--batch-size", 4, "--eval-every", 10,
+            "--sample-chars", 0, "--quiet"]
+    r = run_cli(*args, "--max-steps", 10, "--min-char-count", 2)
+    assert r.returncode == 0, r.stderr
+    ck = checkpoint.load(run / "latest.npz")
+    v = ck.vocab
+    assert v.unknown_char == D.UNKNOWN and "ß" not in v.stoi
+    assert ck.meta["train"]["min_char_count"] == 2
+    r = run_cli("train", "--resume", run, "--max-steps", 20, "--quiet")
+    assert r.returncode == 0, r.stderr
+    assert checkpoint.load(run / "latest.npz").meta["step"] == 20
+    r = run_cli("train", "--resume", run, "--max-steps", 30, "--min-char-count", 3)
+    assert r.returncode == 2 and "--min-char-count 3 (run has 2)" in r.stderr
+    r = run_cli("sample", run / "latest.npz", "--length", 300, "--seed", 0)
+    assert r.returncode == 0 and D.UNKNOWN not in r.stdout
+
+
+def test_training_on_a_cached_corpus_reads_the_id_file(tmp_path, monkeypatch):
+    from charlstm.train import TrainConfig, train
+    monkeypatch.setattr(D, "CACHE_MIN_BYTES", 0)
+    corpus = tmp_path / "c.txt"
+    corpus.write_text(make_text(6000), encoding="utf-8")
+    cfg = dict(hidden_size=8, embed_size=4, num_layers=1, seq_len=16, batch_size=4,
+               max_steps=4, eval_every=2, sample_chars=0, quiet=True)
+    lines = []
+    first = train(corpus, TrainConfig(**cfg), run_dir=tmp_path / "a", log=lines.append)
+    second = train(corpus, TrainConfig(**cfg), run_dir=tmp_path / "b", log=lines.append)
+    assert [ln for ln in lines if "ids from the cache" in ln] and len(list(D.cache_dir().glob("*.ids"))) == 1
+    assert first.best_val_loss == second.best_val_loss        # same ids, same run
