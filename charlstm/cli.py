@@ -164,6 +164,7 @@ def train(
     minutes: Optional[float] = typer.Option(None, help="Wall-clock budget for this invocation, in minutes "
                                                        "[default: 10 when no other limit is given]."),
     eval_every: Optional[int] = _opt("eval_every", "Steps between validation passes (with a sample and a plot)."),
+    eval_chars: Optional[int] = _opt("eval_chars", "Validation characters each periodic evaluation scores (the same slice, from the start of the split); 0: the whole split. Default: an eighth of the characters trained between evaluations (about 4% of the run). The whole split is scored at the end either way."),
     checkpoint_every: Optional[int] = _opt("checkpoint_every", "Steps between latest.npz saves."),
     sample_chars: Optional[int] = _opt("sample_chars", "Characters sampled into samples.txt at each evaluation (0: none)."),
     quiet: bool = typer.Option(False, help="Log lines only, no progress bar."),
@@ -179,7 +180,7 @@ def train(
              "lr_schedule": lr_schedule, "lr_decay": lr_decay, "lr_decay_every": lr_decay_every,
              "warmup_steps": warmup_steps, "min_lr": min_lr, "grad_clip": grad_clip,
              "clip_mode": clip_mode, "seed": seed, "dtype": dtype, "epochs": epochs,
-             "max_steps": max_steps, "minutes": minutes, "eval_every": eval_every,
+             "max_steps": max_steps, "minutes": minutes, "eval_every": eval_every, "eval_chars": eval_chars,
              "checkpoint_every": checkpoint_every, "sample_chars": sample_chars}
     explicit = {k for k, v in given.items() if v is not None}
     if quiet:

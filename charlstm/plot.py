@@ -41,7 +41,10 @@ def read_metrics(path) -> dict:
 def plot_runs(runs, out, x="steps", title=None):
     """runs: [(label, metrics dict)] -> PNG at ``out``: train (dashed) and val (solid) loss.
 
-    The left axis is nats per character, the right one bits per character.
+    The val curve is the periodic evaluation, on a fixed slice of the validation split
+    when the split is large (its size in the legend); stars mark the whole split, scored
+    at the end of each training invocation. The left axis is nats per character, the
+    right one bits per character.
     """
     import matplotlib
     matplotlib.use("Agg")
@@ -55,7 +58,15 @@ def plot_runs(runs, out, x="steps", title=None):
         color = f"C{n % 10}"
         prefix = f"{label}: " if len(runs) > 1 else ""
         ax.plot(m[col], m["train_loss"], "--", color=color, alpha=0.8, label=f"{prefix}train")
-        ax.plot(m[col], m["val_loss"], "-o", color=color, markersize=3, label=f"{prefix}val")
+        full = m.get("val_full", [math.nan] * len(m[col]))
+        sliced = any(not math.isnan(f) and f != v for f, v in zip(full, m["val_loss"]))
+        n = m.get("val_chars", [math.nan])[-1]
+        what = f"val, first {int(n):,} chars" if sliced and not math.isnan(n) else "val"
+        ax.plot(m[col], m["val_loss"], "-o", color=color, markersize=3, label=f"{prefix}{what}")
+        pts = [(a, f) for a, f in zip(m[col], full) if not math.isnan(f)]
+        if sliced and pts:
+            ax.plot(*zip(*pts), "*", color=color, markersize=10,
+                    label=f"{prefix}val, whole split")
     ax.set_xlabel(xlabel)
     ax.set_ylabel("loss (nats/char)")
     sec = ax.secondary_yaxis("right", functions=(lambda v: v / math.log(2),

@@ -33,7 +33,10 @@ from .sample import sample
 
 DEFAULT_MINUTES = 10.0
 METRICS = ["step", "epoch", "chars", "train_loss", "val_loss", "val_bpc", "lr", "grad_norm",
-           "chars_per_s", "elapsed_s"]
+           "chars_per_s", "elapsed_s", "val_chars", "val_full", "eval_s"]
+# val_loss: on the fixed evaluation slice of val_chars characters (the start of the
+# validation split); val_full: on the whole split, in the last row of each invocation;
+# eval_s: seconds spent evaluating so far in this invocation.
 
 
 @dataclass
@@ -70,6 +73,7 @@ class TrainConfig:
     minutes: float | None = None
     # evaluation and logging
     eval_every: int = 200
+    eval_chars: int | None = None                      # None: auto (a small share of the run); 0: all
     checkpoint_every: int = 1000
     sample_chars: int = 200
     quiet: bool = False
@@ -103,6 +107,7 @@ class TrainConfig:
             (self.max_steps is None or self.max_steps >= 1, f"--max-steps must be at least 1, got {self.max_steps}"),
             (self.minutes is None or self.minutes > 0, f"--minutes must be greater than 0, got {self.minutes}"),
             (self.eval_every >= 1, f"--eval-every must be at least 1, got {self.eval_every}"),
+            (self.eval_chars is None or self.eval_chars >= 0, f"--eval-chars must be 0 (the whole split) or more, got {self.eval_chars}"),
             (self.checkpoint_every >= 1, f"--checkpoint-every must be at least 1, got {self.checkpoint_every}"),
             (self.sample_chars >= 0, f"--sample-chars must be 0 or more, got {self.sample_chars}"),
             (self.lr_schedule != "cosine" or self.epochs or self.max_steps,
@@ -128,6 +133,7 @@ class TrainResult:
     best_val_loss: float
     last_val_loss: float
     stopped_by: str                                    # steps, epochs, time, interrupt, nan
+    full_val_loss: float = math.nan                    # on the whole validation split, at the end
 
 
 class Diverged(CharlstmError):
@@ -146,6 +152,38 @@ def evaluate(model: CharLSTM, batches: Batches) -> float:
         total += loss * x.size
         count += x.size
     return total / max(count, 1)
+
+
+def eval_slice_chars(cfg: TrainConfig, N: int, n_val: int, resumed_meta=None) -> int:
+    """How many validation characters the periodic evaluations score.
+
+    --eval-chars 0: all of them. By default one eighth of the characters trained between
+    two evaluations: a forward pass costs about a third of a training step, so evaluating
+    takes about 4% of the run, whatever the corpus size. A resumed run keeps its slice, so
+    its curve and its choice of best.npz stay comparable.
+    """
+    if resumed_meta is not None and resumed_meta.get("eval_slice_chars"):
+        n = resumed_meta["eval_slice_chars"]
+    elif cfg.eval_chars == 0:
+        n = n_val
+    elif cfg.eval_chars is not None:
+        n = cfg.eval_chars
+    else:
+        n = max(cfg.eval_every * N * cfg.seq_len // 8, 4 * cfg.seq_len)
+    return min(n, n_val - 1)
+
+
+def _amend_last_row(metrics_file: Path, **values):
+    """Set columns of the last row of metrics.csv (rewritten whole, then renamed)."""
+    with open(metrics_file, newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    rows[-1].update(values)
+    tmp = metrics_file.with_name(".metrics.csv.tmp")
+    with open(tmp, "w", newline="", encoding="utf-8") as f:
+        w = csv.DictWriter(f, METRICS)
+        w.writeheader()
+        w.writerows(rows)
+    os.replace(tmp, metrics_file)
 
 
 def _resolve_resume(resume) -> tuple[Path, Path]:
@@ -242,8 +280,14 @@ def train(corpus, cfg: TrainConfig | None = None, run_dir=None, resume=None,
     N_train, warn_t = fit_streams(len(train_ids), N, T, "training", total, cfg.val_frac)
     N_val, warn_v = fit_streams(len(val_ids), N, T, "validation", total, cfg.val_frac)
     train_batches = Batches(train_ids, N_train, T)
-    val_batches = Batches(val_ids, N_val, T, partial=True)
+    val_full = Batches(val_ids, N_val, T, partial=True)
     spe = len(train_batches)                           # steps per epoch
+    # Periodic evaluations score the same slice, from the start of the split, every time.
+    n_slice = eval_slice_chars(cfg, N_train, len(val_ids), ck.meta if ck is not None else None)
+    val_batches = val_full
+    if n_slice < len(val_ids) - 1:
+        N_slice, _ = fit_streams(n_slice + 1, N_val, T, "validation", total, cfg.val_frac)
+        val_batches = Batches(val_ids[:n_slice + 1], N_slice, T, partial=True)
 
     if ck is None:
         run_dir = Path(run_dir) if run_dir is not None else _default_run_dir(corpus_obj.name)
@@ -294,7 +338,7 @@ def train(corpus, cfg: TrainConfig | None = None, run_dir=None, resume=None,
     meta_static = {
         "model": mcfg.to_dict(), **vocab.to_meta(), "dtype": cfg.dtype,
         "train": asdict(cfg), "corpus": str(corpus), "corpus_source": corpus_obj.source,
-        "corpus_chars": total, "steps_per_epoch": spe,
+        "corpus_chars": total, "steps_per_epoch": spe, "eval_slice_chars": n_slice,
         "command": (ck.meta.get("command") if ck is not None else None)
                    or command or " ".join(sys.argv),
     }
@@ -351,17 +395,38 @@ def train(corpus, cfg: TrainConfig | None = None, run_dir=None, resume=None,
                     elapsed_s=elapsed0 + time.perf_counter() - t_start)
         ckpt.save(run_dir / name, meta, model.params, opt.state_dict(), state)
 
-    def evaluate_and_log():
+    def replot():
+        try:
+            plot_runs([(run_dir.name, read_metrics(metrics_file))], run_dir / "loss.png")
+        except CharlstmError:
+            pass
+
+    def evaluate_and_log(final=False):
         nonlocal best, last_row_step, last_val, train_sum, train_n, norm_sum, t_mark, chars_mark
-        val = evaluate(model, val_batches)
+        nonlocal eval_s, full_val
+        t_eval = time.perf_counter()
+        scored = step == last_row_step                 # the slice was scored at this step
+        val = last_val if scored else evaluate(model, val_batches)
+        if final:
+            full_val = val if val_batches is val_full else evaluate(model, val_full)
         now = time.perf_counter()
+        eval_s += now - t_eval
+        if scored:                                     # add the whole split to that row
+            _amend_last_row(metrics_file, val_full=f"{full_val:.6f}", eval_s=f"{eval_s:.2f}")
+            if val_batches is not val_full:
+                log(f"whole validation split ({val_full.chars_per_epoch:,} chars): "
+                    f"{full_val:.4f} nats/char ({full_val / math.log(2):.3f} bits/char)")
+            replot()
+            return val
         chars = step * N_train * T
         row = {"step": step, "epoch": f"{step / spe:.4f}", "chars": chars,
                "train_loss": f"{train_sum / train_n:.6f}" if train_n else "",
                "val_loss": f"{val:.6f}", "val_bpc": f"{val / math.log(2):.6f}",
                "lr": f"{lr:.6g}", "grad_norm": f"{norm_sum / train_n:.4f}" if train_n else "",
                "chars_per_s": f"{(chars - chars_mark) / max(now - t_mark, 1e-9):.1f}",
-               "elapsed_s": f"{elapsed0 + now - t_start:.2f}"}
+               "elapsed_s": f"{elapsed0 + now - t_start:.2f}",
+               "val_chars": val_batches.chars_per_epoch,
+               "val_full": f"{full_val:.6f}" if final else "", "eval_s": f"{eval_s:.2f}"}
         with open(metrics_file, "a", newline="", encoding="utf-8") as f:
             csv.DictWriter(f, METRICS).writerow(row)
         last_row_step, last_val = step, val
@@ -369,6 +434,9 @@ def train(corpus, cfg: TrainConfig | None = None, run_dir=None, resume=None,
         log(f"step {step} (epoch {step / spe:.2f}): train {row['train_loss'] or '-'}, "
             f"val {val:.4f} nats/char ({val / math.log(2):.3f} bits/char), "
             f"{row['chars_per_s']} chars/s")
+        if final and val_batches is not val_full:
+            log(f"whole validation split ({val_full.chars_per_epoch:,} chars): "
+                f"{full_val:.4f} nats/char ({full_val / math.log(2):.3f} bits/char)")
         if val < best:
             best = val
             save("best.npz")
@@ -377,10 +445,7 @@ def train(corpus, cfg: TrainConfig | None = None, run_dir=None, resume=None,
                           rng=np.random.default_rng([cfg.seed, step]), temperature=0.8)
             with open(run_dir / "samples.txt", "a", encoding="utf-8") as f:
                 f.write(f"--- step {step}, val loss {val:.4f} nats/char\n{text}\n\n")
-        try:
-            plot_runs([(run_dir.name, read_metrics(metrics_file))], run_dir / "loss.png")
-        except CharlstmError:
-            pass
+        replot()
         t_mark, chars_mark = time.perf_counter(), chars
         return val
 
@@ -394,6 +459,7 @@ def train(corpus, cfg: TrainConfig | None = None, run_dir=None, resume=None,
     t_mark, chars_mark = t_start, step * N_train * T
     train_sum = norm_sum = 0.0
     train_n = 0
+    eval_s, full_val = 0.0, math.nan
 
     def lr_at(step, epoch):
         return learning_rate(cfg.lr, step, schedule=cfg.lr_schedule, epoch=epoch,
@@ -452,15 +518,15 @@ def train(corpus, cfg: TrainConfig | None = None, run_dir=None, resume=None,
         bar.close()
         # Whatever stopped the run: a final validation pass and checkpoint.
         try:
-            if step != last_row_step and stopped_by != "nan":
-                evaluate_and_log()
+            if stopped_by != "nan":
+                evaluate_and_log(final=True)
         except KeyboardInterrupt:
             log("second Ctrl-C: skipping the final validation pass")
         if stopped_by != "nan" or all(np.isfinite(p).all() for p in model.params.values()):
             save("latest.npz")
     log(f"stopped by {stopped_by} at step {step} (epoch {step / spe:.2f}); "
         f"val loss {last_val:.4f} nats/char = {last_val / math.log(2):.4f} bits/char; "
-        f"best {best:.4f}; run folder {run_dir}")
+        f"best {best:.4f}; whole validation split {full_val:.4f}; run folder {run_dir}")
     if diverged:
         raise Diverged(diverged)
-    return TrainResult(run_dir, step, epoch, best, last_val, stopped_by)
+    return TrainResult(run_dir, step, epoch, best, last_val, stopped_by, full_val)

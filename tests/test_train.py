@@ -85,7 +85,7 @@ def test_resume_is_bit_for_bit_identical(corpus, tmp_path):
         assert np.array_equal(ca.params[k], cb.params[k]), k
     for k in ca.optim:
         assert np.array_equal(ca.optim[k], cb.optim[k]), k
-    strip = lambda rs: {r["step"]: {k: v for k, v in r.items() if k not in ("chars_per_s", "elapsed_s")}
+    strip = lambda rs: {r["step"]: {k: v for k, v in r.items() if k not in ("chars_per_s", "elapsed_s", "eval_s")}
                         for r in rs}
     ra, rb = strip(rows(a)), strip(rows(b))
     assert set(rb) - set(ra) == {"17"} and set(ra) <= set(rb)   # b also evaluated where it stopped
@@ -216,3 +216,25 @@ def test_resume_keeps_a_best_checkpoint_newer_than_latest(corpus, tmp_path):
           explicit={"max_steps", "quiet"}, log=lambda s: None)
     assert ckpt.load(run / "best.npz").meta["best_val_loss"] == 0.001
     assert [int(r["step"]) for r in rows(run)] == [5, 10, 15]
+
+
+def test_periodic_evaluation_scores_a_fixed_slice_and_the_end_the_whole_split(corpus, tmp_path):
+    from charlstm.plot import read_metrics
+    res = train(corpus, small_cfg(max_steps=12, eval_every=4, eval_chars=100),
+                run_dir=tmp_path / "r", log=lambda s: None)
+    rs = rows(tmp_path / "r")
+    assert [r["step"] for r in rs] == ["4", "8", "12"]
+    assert {r["val_chars"] for r in rs} == {rs[0]["val_chars"]} and int(rs[0]["val_chars"]) <= 100
+    assert [r["val_full"] for r in rs[:-1]] == ["", ""] and rs[-1]["val_full"]
+    assert float(rs[-1]["val_full"]) != float(rs[-1]["val_loss"])   # the whole split differs
+    assert abs(res.last_val_loss - float(rs[-1]["val_loss"])) < 1e-6
+    m = read_metrics(tmp_path / "r")
+    assert m["eval_s"][-1] > 0 and abs(res.full_val_loss - float(rs[-1]["val_full"])) < 1e-6
+    # --eval-chars 0: the whole split every time; a resumed run keeps its slice.
+    train(corpus, small_cfg(max_steps=4, eval_every=4, eval_chars=0), run_dir=tmp_path / "w",
+          log=lambda s: None)
+    whole = rows(tmp_path / "w")
+    assert int(whole[0]["val_chars"]) > 100 and whole[-1]["val_full"] == whole[-1]["val_loss"]
+    train(None, TrainConfig(max_steps=16, eval_every=2, quiet=True), resume=tmp_path / "r",
+          explicit={"max_steps", "eval_every", "quiet"}, log=lambda s: None)
+    assert {r["val_chars"] for r in rows(tmp_path / "r")} == {rs[0]["val_chars"]}
