@@ -80,6 +80,26 @@ def gradcheck(
     typer.echo(f"PASSED: every max relative error is below {THRESHOLD:.0e}.")
 
 
+# --------------------------------------------------------------------------- cache
+
+@app.command()
+def cache(clear: bool = typer.Option(False, "--clear", help="Delete every cached corpus.")):
+    """Show the encoded corpora kept for quick restarts (or delete them with --clear)."""
+    from .data import cache_dir, cached_corpora, clear_cache
+
+    if clear:
+        files, freed = clear_cache()
+        typer.echo(f"removed {files} files ({freed / 1e6:,.1f} MB) from {cache_dir()}")
+        return
+    entries = cached_corpora()
+    typer.echo(f"corpus cache: {cache_dir()} (set CHARLSTM_CACHE to move it)")
+    for e in entries:
+        typer.echo(f"  {e['source']}: {e['chars']:,} chars, vocab {e['vocab']}, "
+                   f"{e['bytes'] / 1e6:,.1f} MB")
+    total = sum(e["bytes"] for e in entries)
+    typer.echo(f"{len(entries)} corpora, {total / 1e6:,.1f} MB; charlstm cache --clear deletes them")
+
+
 # --------------------------------------------------------------------------- check
 
 class Template(str, Enum):

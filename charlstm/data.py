@@ -401,6 +401,21 @@ def _write_cache(dirpath, key, chunks, n, vocab, source) -> Path:
     return ids_path
 
 
+def cached_corpora() -> list[dict]:
+    """What the cache holds: one {"source", "chars", "vocab", "bytes", "path"} per corpus."""
+    d = cache_dir()
+    out = []
+    for meta_path in sorted(d.glob("*.json")) if d.is_dir() else []:
+        ids = meta_path.with_suffix(".ids")
+        try:
+            meta = json.loads(meta_path.read_text(encoding="utf-8"))
+            out.append({"source": meta["source"], "chars": meta["length"],
+                        "vocab": len(meta["vocab"]), "bytes": ids.stat().st_size, "path": ids})
+        except (OSError, ValueError, KeyError):
+            continue
+    return out
+
+
 def clear_cache() -> tuple[int, int]:
     """Delete every cached corpus; returns (files removed, bytes freed)."""
     files, freed = 0, 0

@@ -372,6 +372,10 @@ def train(corpus, cfg: TrainConfig | None = None, run_dir=None, resume=None,
     log(f"corpus: {corpus_obj.source}: {total:,} chars, vocab {len(vocab)}, "
         f"train {len(train_ids):,} / val {len(val_ids):,}"
         + (" (ids from the cache)" if corpus_obj.from_cache else ""))
+    if len(val_ids) > 20 * n_slice and len(val_ids) > 1_000_000:
+        log(f"note: the run ends by scoring the whole validation split, {len(val_ids):,} "
+            f"chars; that takes about as long as training on a third as many. Lower "
+            f"--val-frac (now {cfg.val_frac:g}) to shorten it")
     if vocab.unknown_char is not None:
         log(f"rare characters (seen fewer than {cfg.min_char_count} times, or beyond "
             f"--max-vocab {cfg.max_vocab}) are folded into one unknown symbol, U+FFFD")

@@ -189,3 +189,13 @@ def test_training_on_a_cached_corpus_reads_the_id_file(tmp_path, monkeypatch):
     second = train(corpus, TrainConfig(**cfg), run_dir=tmp_path / "b", log=lines.append)
     assert [ln for ln in lines if "ids from the cache" in ln] and len(list(D.cache_dir().glob("*.ids"))) == 1
     assert first.best_val_loss == second.best_val_loss        # same ids, same run
+
+
+def test_the_cache_command_lists_and_clears(mixed):
+    from conftest import run_cli
+    D.encode_corpus(mixed, cache=True)
+    r = run_cli("cache")
+    assert r.returncode == 0 and str(mixed) in r.stdout and "1 corpora" in r.stdout
+    r = run_cli("cache", "--clear")
+    assert r.returncode == 0 and "removed 2 files" in r.stdout
+    assert "0 corpora" in run_cli("cache").stdout
