@@ -57,6 +57,12 @@ class Checkpoint:
         return CharLSTM(self.model_config, seed=None, dtype=dtype, params=self.params)
 
 
+def _umask() -> int:
+    mask = os.umask(0)                                 # reading it means setting it
+    os.umask(mask)
+    return mask
+
+
 def save(path, meta: dict, params: dict, optim: dict | None = None, state=None):
     """Write a checkpoint atomically (temporary file + fsync + rename)."""
     path = Path(path)
@@ -68,6 +74,9 @@ def save(path, meta: dict, params: dict, optim: dict | None = None, state=None):
         arrays["state/h"], arrays["state/c"] = state
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        # mkstemp makes the file readable by its owner alone, and the rename keeps that:
+        # give it the permissions any new file gets under the user's umask instead.
+        os.fchmod(fd, 0o666 & ~_umask())
         with os.fdopen(fd, "wb") as f:
             np.savez(f, **arrays)
             f.flush()

@@ -112,3 +112,20 @@ def test_missing_unknown_version_and_foreign_npz(tmp_path):
     np.savez(tmp_path / "short.npz", **arrays)
     with pytest.raises(CharlstmError, match="do not match"):
         ckpt.load(tmp_path / "short.npz")
+
+
+@pytest.mark.parametrize("umask,mode", [(0o022, 0o644), (0o077, 0o600), (0o002, 0o664)])
+def test_checkpoints_get_the_permissions_of_any_new_file(tmp_path, umask, mode):
+    import os
+    import stat
+    from charlstm import checkpoint as ckpt_mod
+    old = os.umask(umask)
+    try:
+        path = tmp_path / "c.npz"
+        ckpt_mod.save(path, {"x": 1}, {"w": np.zeros(3)})
+        ckpt_mod.save(path, {"x": 2}, {"w": np.ones(3)})    # replaced: still the same mode
+        plain = tmp_path / "plain.txt"
+        plain.write_text("x")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(path.stat().st_mode) == mode == stat.S_IMODE(plain.stat().st_mode)
