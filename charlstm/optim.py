@@ -48,25 +48,32 @@ def clip_grads(grads: dict, max_value: float, mode: str = "norm") -> float:
 
 # --------------------------------------------------------------------------- schedules
 
-SCHEDULES = ("constant", "step", "cosine")
+SCHEDULES = ("constant", "step", "linear", "cosine")
 
 
 def learning_rate(base_lr, step, *, schedule="constant", epoch=0, decay=0.5, decay_every=1,
-                  warmup=0, total_steps=None, min_lr=0.0):
+                  warmup=0, total_steps=None, min_lr=0.0, progress=None):
     """The learning rate for a 0-based ``step`` (in epoch ``epoch``, 0-based).
 
     constant: base_lr.   step: base_lr * decay ** (epoch // decay_every)  (char-rnn).
-    cosine: from base_lr down to min_lr over total_steps, half a cosine.
+    linear, cosine: from base_lr down to min_lr as ``progress`` goes from 0 to 1, along a
+    line or half a cosine. ``progress`` is the share of the run's budget used; by default
+    the share of total_steps after the warm-up, (step - warmup) / (total_steps - warmup).
+    A time-limited run passes elapsed / budget instead, so the rate reaches min_lr at
+    the deadline (budgeted training: Li, Yumer and Ramanan, ICLR 2020).
     A linear warm-up over the first ``warmup`` steps applies to every schedule.
     """
     if schedule == "constant":
         lr = base_lr
     elif schedule == "step":
         lr = base_lr * decay ** (epoch // max(decay_every, 1))
-    elif schedule == "cosine":
-        span = max(total_steps - warmup, 1)
-        progress = min(max(step - warmup, 0) / span, 1.0)
-        lr = min_lr + 0.5 * (base_lr - min_lr) * (1 + math.cos(math.pi * progress))
+    elif schedule in ("linear", "cosine"):
+        if progress is None:
+            span = max(total_steps - warmup, 1)
+            progress = max(step - warmup, 0) / span
+        progress = min(max(progress, 0.0), 1.0)
+        left = 1 - progress if schedule == "linear" else 0.5 * (1 + math.cos(math.pi * progress))
+        lr = min_lr + (base_lr - min_lr) * left
     else:
         raise ConfigError(f"--lr-schedule must be one of {', '.join(SCHEDULES)}, got {schedule!r}")
     if warmup > 0 and step < warmup:

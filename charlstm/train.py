@@ -110,8 +110,6 @@ class TrainConfig:
             (self.eval_chars is None or self.eval_chars >= 0, f"--eval-chars must be 0 (the whole split) or more, got {self.eval_chars}"),
             (self.checkpoint_every >= 1, f"--checkpoint-every must be at least 1, got {self.checkpoint_every}"),
             (self.sample_chars >= 0, f"--sample-chars must be 0 or more, got {self.sample_chars}"),
-            (self.lr_schedule != "cosine" or self.epochs or self.max_steps,
-             "--lr-schedule cosine needs --epochs or --max-steps (it decays over a known number of steps)"),
         ]
         for ok, message in checks:
             if not ok:
@@ -232,13 +230,14 @@ class _StopFlag:
 
 def train(corpus, cfg: TrainConfig | None = None, run_dir=None, resume=None,
           overwrite: bool = False, explicit: set | None = None, log=None,
-          command: str | None = None) -> TrainResult:
+          command: str | None = None, clock=time.perf_counter) -> TrainResult:
     """Train on ``corpus`` (file, folder or built-in name) and return a TrainResult.
 
     resume: a run folder or checkpoint to continue. explicit: the names of the config
     fields the user set (a resumed run refuses a fixed field that differs from the
     checkpoint's; unset fields are taken from the checkpoint).
     log: a function for progress lines (default: print to stderr).
+    clock: seconds as a float (the time budget, the rate's progress and the logs use it).
     """
     cfg = cfg or TrainConfig()
     explicit = set(explicit if explicit is not None else
@@ -393,10 +392,12 @@ def train(corpus, cfg: TrainConfig | None = None, run_dir=None, resume=None,
 
     # ---------------------------------------------------------------- the loop
     def save(name):
+        p = progress()
         meta = dict(meta_static, step=step, epoch=epoch, batch=batch,
                     best_val_loss=None if math.isinf(best) else best,
+                    lr_progress=p if p is not None else min(step / total_steps, 1.0),
                     rng=model.dropout_rng.bit_generator.state,
-                    elapsed_s=elapsed0 + time.perf_counter() - t_start)
+                    elapsed_s=elapsed0 + clock() - t_start)
         ckpt.save(run_dir / name, meta, model.params, opt.state_dict(), state)
 
     def replot():
@@ -408,12 +409,12 @@ def train(corpus, cfg: TrainConfig | None = None, run_dir=None, resume=None,
     def evaluate_and_log(final=False):
         nonlocal best, last_row_step, last_val, train_sum, train_n, norm_sum, t_mark, chars_mark
         nonlocal eval_s, full_val
-        t_eval = time.perf_counter()
+        t_eval = clock()
         scored = step == last_row_step                 # the slice was scored at this step
         val = last_val if scored else evaluate(model, val_batches)
         if final:
             full_val = val if val_batches is val_full else evaluate(model, val_full)
-        now = time.perf_counter()
+        now = clock()
         eval_s += now - t_eval
         if scored:                                     # add the whole split to that row
             _amend_last_row(metrics_file, val_full=f"{full_val:.6f}", eval_s=f"{eval_s:.2f}")
@@ -450,7 +451,7 @@ def train(corpus, cfg: TrainConfig | None = None, run_dir=None, resume=None,
             with open(run_dir / "samples.txt", "a", encoding="utf-8") as f:
                 f.write(f"--- step {step}, val loss {val:.4f} nats/char\n{text}\n\n")
         replot()
-        t_mark, chars_mark = time.perf_counter(), chars
+        t_mark, chars_mark = clock(), chars
         return val
 
     from tqdm import tqdm
@@ -458,19 +459,33 @@ def train(corpus, cfg: TrainConfig | None = None, run_dir=None, resume=None,
         log = lambda s: tqdm.write(s, file=sys.stderr)  # noqa: E731
     bar = tqdm(total=total_steps, initial=step, disable=cfg.quiet, unit="step",
                dynamic_ncols=True, file=sys.stderr, leave=True)
-    t_start, step0 = time.perf_counter(), step
+    t_start, step0 = clock(), step
     deadline = t_start + 60 * minutes if minutes is not None else math.inf
     t_mark, chars_mark = t_start, step * N_train * T
     train_sum = norm_sum = 0.0
     train_n = 0
     eval_s, full_val = 0.0, math.nan
 
+    def progress():
+        """Share of the budget used, for the decaying schedules: by steps when the run
+        has a step limit, else by time, continuing from where a resumed run stopped."""
+        if total_steps is not None:
+            return None                                # learning_rate counts the steps
+        return p0 + (1 - p0) * min((clock() - t_start) / (60 * minutes), 1.0)
+
     def lr_at(step, epoch):
         return learning_rate(cfg.lr, step, schedule=cfg.lr_schedule, epoch=epoch,
                              decay=cfg.lr_decay, decay_every=cfg.lr_decay_every,
                              warmup=cfg.warmup_steps, total_steps=total_steps,
-                             min_lr=cfg.min_lr)
+                             min_lr=cfg.min_lr, progress=progress())
 
+    # A resumed time-limited run goes on decaying from the progress it had reached, over
+    # this invocation's budget; one whose decay had ended starts a new one (warm restart).
+    p0 = ck.meta.get("lr_progress", 0.0) if ck is not None else 0.0
+    if total_steps is None and cfg.lr_schedule in ("linear", "cosine") and p0 >= 0.999:
+        log(f"the learning rate had decayed to --min-lr {cfg.min_lr:g}: this run restarts "
+            f"the {cfg.lr_schedule} decay from --lr {cfg.lr:g} over {minutes:g} min")
+        p0 = 0.0
     lr = lr_at(step, epoch)
     stopped_by = None
     diverged = None
@@ -479,7 +494,7 @@ def train(corpus, cfg: TrainConfig | None = None, run_dir=None, resume=None,
             if total_steps is not None and step >= total_steps:
                 stopped_by = "epochs" if total_steps == epoch_steps else "steps"
                 break
-            if time.perf_counter() >= deadline:
+            if clock() >= deadline:
                 stopped_by = "time"
                 break
             if interrupted.set:
@@ -512,7 +527,7 @@ def train(corpus, cfg: TrainConfig | None = None, run_dir=None, resume=None,
             if step % cfg.checkpoint_every == 0:
                 save("latest.npz")
             if not cfg.quiet and (step % 10 == 0 or step == 1):
-                el = time.perf_counter() - t_start
+                el = clock() - t_start
                 post = {"loss": f"{loss:.3f}",
                         "val": "-" if math.isnan(last_val) else f"{last_val:.3f}",
                         "chars/s": f"{(step - step0) * N_train * T / max(el, 1e-9):,.0f}"}

@@ -100,3 +100,18 @@ def test_schedules():
     assert learning_rate(0.1, 100, schedule="cosine", total_steps=100, min_lr=0.01) == pytest.approx(0.01)
     assert learning_rate(0.1, 0, warmup=10) == pytest.approx(0.01)
     assert learning_rate(0.1, 9, warmup=10) == pytest.approx(0.1)
+
+
+@pytest.mark.parametrize("schedule,half", [("linear", 0.5), ("cosine", 0.5)])
+def test_decaying_schedules_follow_progress_to_min_lr(schedule, half):
+    from charlstm.optim import learning_rate
+    lr = lambda p, **kw: learning_rate(1.0, 1000, schedule=schedule, progress=p, min_lr=0.1, **kw)
+    assert lr(0.0) == 1.0 and lr(1.0) == pytest.approx(0.1) and lr(2.0) == pytest.approx(0.1)
+    assert lr(0.5) == pytest.approx(0.1 + 0.9 * half)
+    if schedule == "cosine":
+        assert lr(0.25) == pytest.approx(0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi / 4)))
+    else:
+        assert lr(0.25) == pytest.approx(0.1 + 0.9 * 0.75)
+    # by steps when no progress is given: the post-warm-up share of total_steps
+    assert learning_rate(1.0, 60, schedule=schedule, total_steps=110, warmup=10) == pytest.approx(0.5)
+    assert learning_rate(1.0, 4, schedule=schedule, total_steps=110, warmup=10) == pytest.approx(0.5)

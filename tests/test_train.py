@@ -181,7 +181,6 @@ def test_too_small_corpus_is_refused(tmp_path):
     (["--optimizer", "lbfgs"], "--optimizer must be one of"),
     (["--dtype", "float16"], "--dtype must be float32 or float64"),
     (["--minutes", "0"], "--minutes must be greater than 0"),
-    (["--lr-schedule", "cosine"], "cosine needs --epochs or --max-steps"),
     (["--grad-clip", "-1"], "--grad-clip must be 0"),
     (["--layers", "0"], "--layers must be at least 1"),
 ])
@@ -238,3 +237,45 @@ def test_periodic_evaluation_scores_a_fixed_slice_and_the_end_the_whole_split(co
     train(None, TrainConfig(max_steps=16, eval_every=2, quiet=True), resume=tmp_path / "r",
           explicit={"max_steps", "eval_every", "quiet"}, log=lambda s: None)
     assert {r["val_chars"] for r in rows(tmp_path / "r")} == {rs[0]["val_chars"]}
+
+
+class FakeClock:
+    """Seconds that advance by ``dt`` at every reading: a time budget without waiting."""
+
+    def __init__(self, dt=0.05):
+        self.t, self.dt = 1000.0, dt
+
+    def __call__(self):
+        self.t += self.dt
+        return self.t
+
+
+@pytest.mark.parametrize("schedule", ["linear", "cosine"])
+def test_a_time_budget_decays_the_rate_to_zero_at_the_deadline(corpus, tmp_path, schedule):
+    res = train(corpus, small_cfg(minutes=0.1, lr_schedule=schedule, lr=0.01, eval_every=10),
+                run_dir=tmp_path / "r", log=lambda s: None, clock=FakeClock())
+    assert res.stopped_by == "time"
+    lrs = [float(r["lr"]) for r in rows(tmp_path / "r")]
+    assert len(lrs) >= 3 and all(a > b for a, b in zip(lrs, lrs[1:]))
+    assert lrs[-1] < 0.02 * 0.01                        # near zero at the deadline
+    assert ckpt.load(tmp_path / "r" / "latest.npz").meta["lr_progress"] == pytest.approx(1.0)
+
+
+def test_a_resumed_time_budget_continues_the_decay(corpus, tmp_path):
+    cfg = small_cfg(minutes=0.1, lr_schedule="linear", lr=0.01, eval_every=10)
+    train(corpus, cfg, run_dir=tmp_path / "r", log=lambda s: None, clock=FakeClock())
+    # As if the first run had been stopped half-way through its budget:
+    path = tmp_path / "r" / "latest.npz"
+    ck = ckpt.load(path)
+    ckpt.save(path, dict(ck.meta, lr_progress=0.5), ck.params, ck.optim, ck.state)
+    lines = []
+    train(None, TrainConfig(minutes=0.1, quiet=True), resume=tmp_path / "r",
+          explicit={"minutes", "quiet"}, log=lines.append, clock=FakeClock())
+    new = [r for r in rows(tmp_path / "r") if int(r["step"]) > ck.meta["step"]]
+    assert 0.3 * 0.01 < float(new[0]["lr"]) < 0.5 * 0.01      # from half the peak, down
+    assert float(new[-1]["lr"]) < 0.02 * 0.01
+    # A finished decay restarts from the peak when resumed with more time.
+    lines.clear()
+    train(None, TrainConfig(minutes=0.1, quiet=True), resume=tmp_path / "r",
+          explicit={"minutes", "quiet"}, log=lines.append, clock=FakeClock())
+    assert any("restarts the linear decay" in ln for ln in lines)
