@@ -171,17 +171,22 @@ def eval_slice_chars(cfg: TrainConfig, N: int, n_val: int, resumed_meta=None) ->
     return min(n, n_val - 1)
 
 
-def _amend_last_row(metrics_file: Path, **values):
-    """Set columns of the last row of metrics.csv (rewritten whole, then renamed)."""
-    with open(metrics_file, newline="", encoding="utf-8") as f:
-        rows = list(csv.DictReader(f))
-    rows[-1].update(values)
+def _write_metrics(metrics_file: Path, rows):
+    """Write metrics.csv whole, through a temporary file renamed over it."""
     tmp = metrics_file.with_name(".metrics.csv.tmp")
     with open(tmp, "w", newline="", encoding="utf-8") as f:
         w = csv.DictWriter(f, METRICS)
         w.writeheader()
         w.writerows(rows)
     os.replace(tmp, metrics_file)
+
+
+def _amend_last_row(metrics_file: Path, **values):
+    """Set columns of the last row of metrics.csv."""
+    with open(metrics_file, newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    rows[-1].update(values)
+    _write_metrics(metrics_file, rows)
 
 
 def _resolve_resume(resume) -> tuple[Path, Path]:
@@ -355,12 +360,7 @@ def train(corpus, cfg: TrainConfig | None = None, run_dir=None, resume=None,
             rows = [r for r in csv.DictReader(f) if int(r["step"]) <= step]
     else:
         rows = []
-    tmp = metrics_file.with_name(".metrics.csv.tmp")   # rewritten whole, then renamed
-    with open(tmp, "w", newline="", encoding="utf-8") as f:
-        w = csv.DictWriter(f, METRICS)
-        w.writeheader()
-        w.writerows(rows)
-    os.replace(tmp, metrics_file)
+    _write_metrics(metrics_file, rows)
     last_row_step = int(rows[-1]["step"]) if rows else -1
     last_val = float(rows[-1]["val_loss"]) if rows else math.nan
 

@@ -18,3 +18,26 @@ def test_step_flops_formula():
 def test_numpy_jobs_run():
     bench.numpy_job(H=8, L=2, N=2, T=3, dropout=0.2)()
     bench.numpy_sampler(8, 1)(5)
+
+
+def test_quality_race_runs_end_to_end_in_a_fast_mode(tmp_path):
+    """Both sides train for a second on a tiny corpus; the torch side runs if torch is here."""
+    import json
+    import subprocess
+    import sys
+    from conftest import make_text
+    corpus = tmp_path / "c.txt"
+    corpus.write_text(make_text(20000), encoding="utf-8")
+    script = Path(__file__).resolve().parent.parent / "scripts" / "quality.py"
+    r = subprocess.run([sys.executable, script, "--corpus", corpus, "--minutes", "0.02",
+                        "--out", tmp_path / "q"], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert "| c | 0.02 |" in r.stdout
+    out = json.loads(next((tmp_path / "q").glob("quality-*.json")).read_text())
+    entry = out["results"][0]
+    assert 0 < entry["charlstm"]["val_full"] < 5 and entry["charlstm"]["steps"] > 0
+    if out["torch"] is not None:
+        assert 0 < entry["torch"]["val_full"] < 5 and entry["torch"]["steps"] > 0
+    r = subprocess.run([sys.executable, script, "--corpus", tmp_path / "missing.txt"],
+                       capture_output=True, text=True)
+    assert r.returncode == 1 and "not found" in r.stderr and "Traceback" not in r.stderr
