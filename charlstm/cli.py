@@ -27,6 +27,7 @@ app = typer.Typer(
 
 class Cell(str, Enum):
     lstm = "lstm"
+    gru = "gru"
     rnn = "rnn"
 
 
@@ -158,7 +159,7 @@ def train(
     overwrite: bool = typer.Option(False, help="Replace an existing run folder's files."),
     hidden_size: Optional[int] = _opt("hidden_size", "Hidden units per layer (H)."),
     layers: Optional[int] = _opt("num_layers", "Number of recurrent layers."),
-    cell: Optional[Cell] = _opt("cell", "Recurrent cell: lstm or rnn."),
+    cell: Optional[Cell] = _opt("cell", "Recurrent cell: lstm, gru or rnn."),
     embed_size: Optional[int] = _opt("embed_size", "Character embedding size (E)."),
     dropout: Optional[float] = _opt("dropout", "Dropout between layers and before the output, in [0, 1)."),
     seq_len: Optional[int] = _opt("seq_len", "Characters per sequence (T): how far back gradients flow."),
@@ -343,12 +344,12 @@ def gradflow(
     seed: int = typer.Option(0, help="Random seed for weights and inputs."),
     output: Path = typer.Option(Path("gradflow.png"), "-o", "--output", help="PNG to write."),
 ):
-    """Gradient norm reaching each earlier step, LSTM vs vanilla RNN (loss on the last step)."""
+    """Gradient norm reaching each earlier step, LSTM vs GRU vs vanilla RNN (loss on the last step)."""
     import numpy as np
 
     from . import checkpoint as ckpt_mod
     from .data import Vocab, load_corpus
-    from .gradflow import gradient_flow, plot_flow, random_models
+    from .gradflow import gradient_flow, plot_flow, random_model, random_models
 
     rng = np.random.default_rng(seed)
     if ckpt is not None:
@@ -361,7 +362,9 @@ def gradflow(
         V = cfg.vocab_size
     else:
         lstm, rnn = random_models(65, hidden_size, 1, 64, seed, forget_bias, rnn_scale)
-        models = {f"lstm (forget bias {forget_bias:g})": lstm, f"rnn (Wh scale {rnn_scale:g})": rnn}
+        gru = random_model("gru", 65, hidden_size, 1, 64, seed)
+        models = {f"lstm (forget bias {forget_bias:g})": lstm, "gru": gru,
+                  f"rnn (Wh scale {rnn_scale:g})": rnn}
         vocab, V = None, 65
     if text is not None:
         body = load_corpus(text).text

@@ -44,6 +44,8 @@ def gradient_flow(model: CharLSTM, x: np.ndarray, layer: int = -1) -> dict:
                                       else {"dh_out": dh})
         if cfg.cell == "lstm":
             dout, dh0, dc0, *_ = Ls.lstm_backward(dout, layer_caches[l], **hook)
+        elif cfg.cell == "gru":
+            dout, dh0, *_ = Ls.gru_backward(dout, layer_caches[l], **hook)
         else:
             dout, dh0, *_ = Ls.rnn_backward(dout, layer_caches[l], **hook)
 
@@ -56,6 +58,13 @@ def gradient_flow(model: CharLSTM, x: np.ndarray, layer: int = -1) -> dict:
             "dc": norms(dc, dc0) if dc is not None else None}
 
 
+def random_model(cell, vocab_size=65, hidden_size=128, num_layers=1, embed_size=64, seed=0,
+                 dtype=np.float64):
+    """A freshly initialised model with the given cell."""
+    return CharLSTM(ModelConfig(vocab_size, hidden_size, num_layers, cell, embed_size),
+                    seed=seed, dtype=dtype)
+
+
 def random_models(vocab_size=65, hidden_size=128, num_layers=1, embed_size=64, seed=0,
                   forget_bias=1.0, rnn_scale=1.0, dtype=np.float64):
     """An LSTM and a vanilla RNN of the same size, freshly initialised.
@@ -64,10 +73,8 @@ def random_models(vocab_size=65, hidden_size=128, num_layers=1, embed_size=64, s
     rnn_scale multiplies the RNN's recurrent weights Wh (1.0: N(0, 1/H) entries, whose
     spectral radius is about 1; below 1 gradients vanish, above they can explode).
     """
-    lstm = CharLSTM(ModelConfig(vocab_size, hidden_size, num_layers, "lstm", embed_size),
-                    seed=seed, dtype=dtype)
-    rnn = CharLSTM(ModelConfig(vocab_size, hidden_size, num_layers, "rnn", embed_size),
-                   seed=seed, dtype=dtype)
+    lstm, rnn = (random_model(c, vocab_size, hidden_size, num_layers, embed_size, seed, dtype)
+                 for c in ("lstm", "rnn"))
     H = hidden_size
     for l in range(num_layers):
         lstm.params[f"layer{l}.b"][H:2 * H] = forget_bias

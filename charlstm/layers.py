@@ -200,6 +200,150 @@ def rnn_backward(dh, cache, dhT=None, dh_out=None):
     return _logical(dX), dnext.T.copy(), dWx, dWh, da2.sum(1)
 
 
+# --------------------------------------------------------------------------- GRU
+
+def gru_step_forward(x, prev_h, Wx, Wh, b, bh):
+    """One GRU step in the form PyTorch and cuDNN use, gates fused in the order r, z, n.
+
+        ax = x Wx + b,   ah = prev_h Wh                  (N, 3H) each
+        r = sigmoid(ax[:, :H] + ah[:, :H])               reset gate
+        z = sigmoid(ax[:, H:2H] + ah[:, H:2H])           update gate
+        n = tanh(ax[:, 2H:] + r * (ah[:, 2H:] + bh))     candidate
+        h_t = (1 - z) * n + z * h_{t-1}
+
+    The reset gate scales the recurrent candidate term *after* its matrix product, and
+    that term has a bias of its own, bh. Cho et al. (2014) reset before the product,
+    n = tanh(x W_n + (r * h_{t-1}) U_n + b_n): a different model, whose product cannot be
+    fused with the gates'. Here one GEMM, prev_h Wh, serves all three. b is the input-side
+    bias (for r and z it stands for PyTorch's b_ih + b_hh; for n it is b_in).
+
+    x (N, D), prev_h (N, H), Wx (D, 3H), Wh (H, 3H), b (3H,), bh (H,)
+    ->  next_h (N, H), cache
+    """
+    H = prev_h.shape[1]
+    ax, ah = x @ Wx + b, prev_h @ Wh
+    r = sigmoid(ax[:, :H] + ah[:, :H])
+    z = sigmoid(ax[:, H:2 * H] + ah[:, H:2 * H])
+    hn = ah[:, 2 * H:] + bh                            # recurrent candidate term, before r
+    n = np.tanh(ax[:, 2 * H:] + r * hn)
+    next_h = (1 - z) * n + z * prev_h
+    return next_h, (x, prev_h, Wx, Wh, r, z, n, hn)
+
+
+def gru_step_backward(dnext_h, cache):
+    """dnext_h (N, H) -> dx, dprev_h, dWx, dWh, db, dbh."""
+    x, prev_h, Wx, Wh, r, z, n, hn = cache
+    dn = dnext_h * (1 - z) * (1 - n ** 2)              # through h = (1-z) n + z h, n = tanh
+    dz = dnext_h * (prev_h - n) * z * (1 - z)          # through h and z = sigmoid
+    dr = dn * hn * r * (1 - r)                         # r scales the recurrent term
+    dax = np.hstack([dr, dz, dn])                      # d(x Wx + b)
+    dah = np.hstack([dr, dz, dn * r])                  # d(prev_h Wh); its n part + bh
+    dprev_h = dnext_h * z + dah @ Wh.T                 # prev_h feeds h_t and the gates
+    dbh = dah[:, 2 * z.shape[1]:].sum(0)               # bh is added to the recurrent term
+    return dax @ Wx.T, dprev_h, x.T @ dax, prev_h.T @ dah, dax.sum(0), dbh
+
+
+def gru_forward(x, h0, Wx, Wh, b, bh, ws=None):
+    """A GRU over a whole sequence (same equations as ``gru_step_forward``).
+
+    x (N, T, D), h0 (N, H), Wx (D, 3H), Wh (H, 3H), b (3H,), bh (H,)
+    ->  h (N, T, H), hT (N, H) final hidden state, cache
+
+    As in ``lstm_forward``: the input projections of all T steps are one GEMM before the
+    loop; the loop works on contiguous (3H, N) gate blocks with the recurrent GEMM
+    Wh^T h_{t-1}; the gates are kept, (T, 3H, N), for the backward.
+    """
+    X = _feature_major(x)                              # (D, T, N)
+    D, T, N = X.shape
+    H = h0.shape[1]
+    dt = Wx.dtype
+    ax = _empty(ws, "pre", (3 * H, T, N), dt)          # Wx^T x_t + b, every step
+    np.matmul(Wx.T, _columns(X), out=_columns(ax))
+    ax += b[:, None, None]
+    gates = _empty(ws, "gates", (T, 3 * H, N), dt)     # r, z, n of each step
+    hn = _empty(ws, "hn", (T, H, N), dt)               # Wh_n^T h_{t-1} + bh, before r
+    hs = _empty(ws, "hs", (H, T + 1, N), dt)           # hs[:, 0] = h0, hs[:, t+1] = h_t
+    hs[:, 0] = h0.T
+    WhT = np.ascontiguousarray(Wh.T)                   # (3H, H)
+    ah = np.empty((3 * H, N), dtype=dt)
+    for t in range(T):
+        g = gates[t]
+        rz, n, h = g[:2 * H], g[2 * H:], hs[:, t + 1]
+        np.matmul(WhT, hs[:, t], out=ah)
+        np.add(ax[:2 * H, t], ah[:2 * H], out=rz)
+        sigmoid(rz, out=rz)                            # r, z
+        np.add(ah[2 * H:], bh[:, None], out=hn[t])
+        np.multiply(g[:H], hn[t], out=n)
+        n += ax[2 * H:, t]
+        np.tanh(n, out=n)                              # n
+        np.subtract(hs[:, t], n, out=h)                # h_t = n + z (h_{t-1} - n)
+        h *= g[H:2 * H]
+        h += n
+    return _logical(hs[:, 1:]), hs[:, T].T.copy(), (X, hs, gates, hn, Wx, Wh, ws)
+
+
+def gru_backward(dh, cache, dhT=None, dh_out=None):
+    """Backward through ``gru_forward``.
+
+    dh (N, T, H): upstream gradient of every h_t; dhT (N, H): optional gradient of the
+    final state.  ->  dx (N, T, D), dh0 (N, H), dWx (D, 3H), dWh (H, 3H), db (3H,), bh (H,)
+    dh_out: optional (T, N, H) array that receives the total gradient of each h_t.
+
+    Only dh_t flows back through time. The other factors are computed for all T first:
+
+        dn = dh_t * [(1 - z)(1 - n^2)]     dz = dh_t * [(h_{t-1} - n) z (1 - z)]
+        dr = dn * [hn r (1 - r)]           dh_{t-1} = dh_t z + Wh [dr, dz, dn r]
+    """
+    X, hs, gates, hn, Wx, Wh, ws = cache
+    D, T, N = X.shape
+    H = hs.shape[0]
+    dt = gates.dtype
+    r, z, n = (gates[:, k * H:(k + 1) * H] for k in range(3))      # (T, H, N) each
+    hprev = hs[:, :-1].transpose(1, 0, 2)              # (T, H, N) view: h_{t-1}
+    dax = _empty(ws, "da", (T, 3 * H, N), dt)          # local factors, then d(pre-activation)
+    fr, fz, fn = dax[:, :H], dax[:, H:2 * H], dax[:, 2 * H:]
+    np.multiply(r, hn, out=fr)
+    fr *= 1 - r                                        # hn r (1 - r)
+    np.subtract(hprev, n, out=fz)
+    fz *= z
+    fz *= 1 - z                                        # (h_{t-1} - n) z (1 - z)
+    np.multiply(n, n, out=fn)
+    np.subtract(1.0, fn, out=fn)
+    fn *= 1 - z                                        # (1 - z)(1 - n^2)
+    dhn = _empty(ws, "dhn", (T, H, N), dt)             # d(hn) = dn r
+    dhs = _empty(ws, "dhs", (T, H, N), dt)
+    np.copyto(dhs, _feature_major(dh).transpose(1, 0, 2))
+    Wh_rz, Wh_n = np.ascontiguousarray(Wh[:, :2 * H]), np.ascontiguousarray(Wh[:, 2 * H:])
+    dnext = np.zeros((H, N), dt) if dhT is None else np.array(dhT.T, dt, order="C")
+    dh_t = np.empty((H, N), dtype=dt)
+    tmp = np.empty((H, N), dtype=dt)
+    for t in reversed(range(T)):
+        d = dax[t]
+        np.add(dhs[t], dnext, out=dh_t)                # h_t feeds the layer above and step t+1
+        if dh_out is not None:
+            dh_out[t] = dh_t.T
+        d[2 * H:] *= dh_t                              # dn
+        d[H:2 * H] *= dh_t                             # dz
+        d[:H] *= d[2 * H:]                             # dr
+        np.multiply(d[2 * H:], r[t], out=dhn[t])       # d(hn)
+        np.matmul(Wh_rz, d[:2 * H], out=dnext)         # to h_{t-1}: through the gates
+        np.matmul(Wh_n, dhn[t], out=tmp)
+        dnext += tmp
+        np.multiply(dh_t, z[t], out=tmp)               # and directly, h_t = ... + z h_{t-1}
+        dnext += tmp
+    dA = _empty(ws, "pre", (3 * H, T, N), dt)          # the forward's ax is free again
+    np.copyto(dA, dax.transpose(1, 0, 2))
+    dA2 = _columns(dA)                                 # (3H, T*N): d(x Wx + b)
+    dX = _empty(ws, "dX", (D, T, N), dt)
+    np.matmul(Wx, dA2, out=_columns(dX))
+    dWx = _columns(X) @ dA2.T
+    dA[2 * H:] = dhn.transpose(1, 0, 2)                # now d(h Wh): [dr, dz, d(hn)]
+    dWh = _columns(hs[:, :-1]) @ dA2.T
+    db = np.concatenate([dA2[:2 * H].sum(1), dax[:, 2 * H:].sum((0, 2))])
+    dbh = dA2[2 * H:].sum(1)
+    return _logical(dX), dnext.T.copy(), dWx, dWh, db, dbh
+
+
 # --------------------------------------------------------------------------- LSTM
 
 def lstm_step_forward(x, prev_h, prev_c, Wx, Wh, b):

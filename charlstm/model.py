@@ -7,13 +7,15 @@ Parameters live in one flat, ordered ``dict`` with stable names, which the optim
 the checkpoints and the gradient check all use:
 
     embed            (V, E)
-    layer{l}.Wx      (D_l, G*H)   D_0 = E, D_l = H after; G = 4 for lstm, 1 for rnn
+    layer{l}.Wx      (D_l, G*H)   D_0 = E, D_l = H after; G = 4 lstm, 3 gru, 1 rnn
     layer{l}.Wh      (H, G*H)
     layer{l}.b       (G*H,)
+    layer{l}.bh      (H,)         gru only: the recurrent candidate bias
     out.W            (H, V)
     out.b            (V,)
 
-The recurrent state is a pair (h, c) of arrays (L, N, H); a vanilla RNN ignores c.
+The recurrent state is a pair (h, c) of arrays (L, N, H); the GRU and the vanilla RNN
+ignore c.
 """
 
 from __future__ import annotations
@@ -26,7 +28,8 @@ from . import layers as Ls
 from .errors import ConfigError
 
 
-CELLS = ("lstm", "rnn")
+CELLS = ("lstm", "gru", "rnn")
+GATES = {"lstm": 4, "gru": 3, "rnn": 1}               # blocks of H in the fused weights
 
 
 @dataclass(frozen=True)
@@ -61,12 +64,14 @@ class ModelConfig:
 def param_shapes(cfg: ModelConfig) -> dict:
     """{name: shape} of every parameter, in order (see the module docstring)."""
     V, E, H = cfg.vocab_size, cfg.embed_size, cfg.hidden_size
-    G = 4 if cfg.cell == "lstm" else 1
+    G = GATES[cfg.cell]
     shapes = {"embed": (V, E)}
     for l in range(cfg.num_layers):
         D = E if l == 0 else H
         shapes.update({f"layer{l}.Wx": (D, G * H), f"layer{l}.Wh": (H, G * H),
                        f"layer{l}.b": (G * H,)})
+        if cfg.cell == "gru":
+            shapes[f"layer{l}.bh"] = (H,)
     shapes.update({"out.W": (H, V), "out.b": (V,)})
     return shapes
 
@@ -82,7 +87,7 @@ def init_params(cfg: ModelConfig, rng: np.random.Generator, dtype=np.float32):
     for name, shape in param_shapes(cfg).items():
         if name == "embed":
             p[name] = rng.standard_normal(shape)
-        elif name.endswith(".b"):
+        elif name.endswith((".b", ".bh")):
             p[name] = np.zeros(shape)
             if cfg.cell == "lstm":
                 p[name][H:2 * H] = 1.0                 # forget gate
@@ -138,6 +143,10 @@ class CharLSTM:
             if cfg.cell == "lstm":
                 out, hT[l], cT[l], cache = Ls.lstm_forward(out, h0[l], c0[l], Wx, Wh, b,
                                                            self._ws[l])
+            elif cfg.cell == "gru":
+                out, hT[l], cache = Ls.gru_forward(out, h0[l], Wx, Wh, b, p[f"layer{l}.bh"],
+                                                   self._ws[l])
+                cT[l] = c0[l]
             else:
                 out, hT[l], cache = Ls.rnn_forward(out, h0[l], Wx, Wh, b, self._ws[l])
                 cT[l] = c0[l]
@@ -167,6 +176,9 @@ class CharLSTM:
             dout = Ls.dropout_backward(dout, masks[l + 1])
             if self.cfg.cell == "lstm":
                 dout, dh0[l], dc0[l], dWx, dWh, db = Ls.lstm_backward(dout, layer_caches[l])
+            elif self.cfg.cell == "gru":
+                dout, dh0[l], dWx, dWh, db, g[f"layer{l}.bh"] = Ls.gru_backward(
+                    dout, layer_caches[l])
             else:
                 dout, dh0[l], dWx, dWh, db = Ls.rnn_backward(dout, layer_caches[l])
             g[f"layer{l}.Wx"], g[f"layer{l}.Wh"], g[f"layer{l}.b"] = dWx, dWh, db
@@ -202,6 +214,14 @@ class CharLSTM:
         h, c = state
         out = p["embed"][ids]                          # (N, E)
         for l in range(self.cfg.num_layers):
+            if self.cfg.cell == "gru":                 # r, z, n as in layers.gru_step_forward
+                ax = out @ p[f"layer{l}.Wx"] + p[f"layer{l}.b"]
+                ah = h[l] @ p[f"layer{l}.Wh"]
+                rz = Ls.sigmoid(ax[:, :2 * H] + ah[:, :2 * H])
+                n = np.tanh(ax[:, 2 * H:] + rz[:, :H] * (ah[:, 2 * H:] + p[f"layer{l}.bh"]))
+                h[l] = n + rz[:, H:] * (h[l] - n)
+                out = h[l]
+                continue
             a = out @ p[f"layer{l}.Wx"]
             a += h[l] @ p[f"layer{l}.Wh"]
             a += p[f"layer{l}.b"]

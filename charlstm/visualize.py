@@ -25,14 +25,15 @@ def activations(model: CharLSTM, vocab: Vocab, text: str, layer: int = -1,
                 kind: str = "cell") -> dict:
     """Run ``model`` over ``text`` (one stream) and keep one layer's activations.
 
-    kind "cell": tanh(c_t) (LSTM only); "hidden": h_t. Returns {"values" (T, H) in
+    kind "cell": tanh(c_t) (LSTM only); "hidden": h_t (any cell). Returns {"values" (T, H) in
     [-1, 1], "text" (the characters scored), "top5" (T, 5) ids and "top5_p" (T, 5)
     probabilities of the next character after each position, "layer", "kind"}.
     """
     if kind not in KINDS:
         raise CharlstmError(f"--kind must be one of {', '.join(KINDS)}, got {kind!r}")
     if kind == "cell" and model.cfg.cell != "lstm":
-        raise CharlstmError("a vanilla RNN has no cell state; use --kind hidden")
+        name = {"gru": "a GRU", "rnn": "a vanilla RNN"}[model.cfg.cell]
+        raise CharlstmError(f"{name} has no cell state; use --kind hidden")
     L = model.cfg.num_layers
     if not -L <= layer < L:
         raise CharlstmError(f"--layer must be in [-{L}, {L - 1}] for this {L}-layer model")

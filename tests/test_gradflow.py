@@ -19,7 +19,7 @@ def last_step_loss(model, x, state):
     return Ls.temporal_softmax_loss(logits, x, mask)[0]
 
 
-@pytest.mark.parametrize("cell", ["lstm", "rnn"])
+@pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
 def test_gradients_at_every_step_match_finite_differences(cell):
     lstm, rnn = random_models(vocab_size=7, hidden_size=5, embed_size=4, seed=2)
     m = lstm if cell == "lstm" else rnn

@@ -94,6 +94,57 @@ def test_rnn_sequence_backward(rng):
         assert rel_error(g, numeric_gradient(f, arr)) < TOL
 
 
+def gru_params(rng):
+    return (randn(rng, D, 3 * H, scale=0.5), randn(rng, H, 3 * H, scale=0.5),
+            randn(rng, 3 * H, scale=0.5), randn(rng, H, scale=0.5))
+
+
+def test_gru_step_backward(rng):
+    x, h = randn(rng, N, D), randn(rng, N, H)
+    Wx, Wh, b, bh = gru_params(rng)
+    dout = randn(rng, N, H)
+    _, cache = Ls.gru_step_forward(x, h, Wx, Wh, b, bh)
+    check(lambda: Ls.gru_step_forward(x, h, Wx, Wh, b, bh)[0], [x, h, Wx, Wh, b, bh],
+          Ls.gru_step_backward(dout, cache), dout)
+
+
+def test_gru_sequence_backward_including_final_state_grad(rng):
+    x, h0 = randn(rng, N, T, D), randn(rng, N, H)
+    Wx, Wh, b, bh = gru_params(rng)
+    dh, dhT = randn(rng, N, T, H), randn(rng, N, H)
+    _, _, cache = Ls.gru_forward(x, h0, Wx, Wh, b, bh)
+    grads = Ls.gru_backward(dh, cache, dhT)
+
+    def f():
+        h, hT, _ = Ls.gru_forward(x, h0, Wx, Wh, b, bh)
+        return np.sum(h * dh) + np.sum(hT * dhT)
+
+    for arr, g in zip([x, h0, Wx, Wh, b, bh], grads):
+        assert g.shape == arr.shape
+        assert rel_error(g, numeric_gradient(f, arr)) < TOL
+
+
+def test_gru_sequence_equals_step_loop(rng):
+    x, h0 = randn(rng, N, T, D), randn(rng, N, H)
+    Wx, Wh, b, bh = gru_params(rng)
+    dh = randn(rng, N, T, H)
+    h, hT, cache = Ls.gru_forward(x, h0, Wx, Wh, b, bh)
+    dx, dh0, *dW = Ls.gru_backward(dh, cache)
+    hp, caches = h0, []
+    for t in range(T):
+        hp, c = Ls.gru_step_forward(x[:, t], hp, Wx, Wh, b, bh)
+        np.testing.assert_allclose(h[:, t], hp, rtol=1e-12, atol=1e-14)
+        caches.append(c)
+    dnext, sums = np.zeros((N, H)), [np.zeros_like(w) for w in dW]
+    for t in reversed(range(T)):
+        dxt, dnext, *g = Ls.gru_step_backward(dh[:, t] + dnext, caches[t])
+        np.testing.assert_allclose(dx[:, t], dxt, rtol=1e-10, atol=1e-13)
+        sums = [s + gi for s, gi in zip(sums, g)]
+    np.testing.assert_allclose(dh0, dnext, rtol=1e-10, atol=1e-13)
+    for a, s in zip(dW, sums):
+        np.testing.assert_allclose(a, s, rtol=1e-10, atol=1e-13)
+
+
 def test_lstm_sequence_equals_step_loop(rng):
     """The fused, in-place sequence code computes what the plain step function does."""
     x, h0, c0 = randn(rng, N, T, D), randn(rng, N, H), randn(rng, N, H)
@@ -128,13 +179,17 @@ def test_lstm_step_matches_naive_per_gate_reference(rng):
     np.testing.assert_allclose(nc, rc, rtol=1e-12)
 
 
-@pytest.mark.parametrize("cell", ["lstm", "rnn"])
+@pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
 def test_state_carried_over_two_halves_equals_whole(rng, cell):
     T2 = 6
     x, h0, c0 = randn(rng, N, T2, D), randn(rng, N, H), randn(rng, N, H)
-    G = 4 if cell == "lstm" else 1
-    Wx, Wh, b = randn(rng, D, G * H), randn(rng, H, G * H), randn(rng, G * H)
-    if cell == "lstm":
+    G = {"lstm": 4, "gru": 3, "rnn": 1}[cell]
+    Wx, Wh, b, bh = randn(rng, D, G * H), randn(rng, H, G * H), randn(rng, G * H), randn(rng, H)
+    if cell == "gru":
+        whole, hT, _ = Ls.gru_forward(x, h0, Wx, Wh, b, bh)
+        a, h1, _ = Ls.gru_forward(x[:, :2], h0, Wx, Wh, b, bh)
+        bb, h2, _ = Ls.gru_forward(x[:, 2:], h1, Wx, Wh, b, bh)
+    elif cell == "lstm":
         whole, hT, cT, _ = Ls.lstm_forward(x, h0, c0, Wx, Wh, b)
         a, h1, c1, _ = Ls.lstm_forward(x[:, :2], h0, c0, Wx, Wh, b)
         bb, h2, c2, _ = Ls.lstm_forward(x[:, 2:], h1, c1, Wx, Wh, b)
@@ -233,14 +288,15 @@ def test_dropout_is_inverted_and_masks_gradient(rng):
     assert same is x and none is None
 
 
-@pytest.mark.parametrize("cell", ["lstm", "rnn"])
+@pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
 def test_workspace_reuse_gives_the_same_numbers_and_follows_shape_changes(rng, cell):
     """A layer given a Workspace reuses its arrays across calls; results never change."""
-    G = 4 if cell == "lstm" else 1
-    Wx, Wh, b = randn(rng, D, G * H), randn(rng, H, G * H), randn(rng, G * H)
-    fwd = ((lambda x, h0, ws=None: Ls.lstm_forward(x, h0, h0, Wx, Wh, b, ws)) if cell == "lstm"
-           else (lambda x, h0, ws=None: Ls.rnn_forward(x, h0, Wx, Wh, b, ws)))
-    bwd = Ls.lstm_backward if cell == "lstm" else Ls.rnn_backward
+    G = {"lstm": 4, "gru": 3, "rnn": 1}[cell]
+    Wx, Wh, b, bh = randn(rng, D, G * H), randn(rng, H, G * H), randn(rng, G * H), randn(rng, H)
+    fwd = {"lstm": lambda x, h0, ws=None: Ls.lstm_forward(x, h0, h0, Wx, Wh, b, ws),
+           "gru": lambda x, h0, ws=None: Ls.gru_forward(x, h0, Wx, Wh, b, bh, ws),
+           "rnn": lambda x, h0, ws=None: Ls.rnn_forward(x, h0, Wx, Wh, b, ws)}[cell]
+    bwd = {"lstm": Ls.lstm_backward, "gru": Ls.gru_backward, "rnn": Ls.rnn_backward}[cell]
     ws = Ls.Workspace()
     for n, t in [(N, T), (N, T), (N + 1, T + 2), (N, T)]:
         x, h0, dh = randn(rng, n, t, D), randn(rng, n, H), randn(rng, n, t, H)

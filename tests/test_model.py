@@ -11,7 +11,7 @@ from charlstm.gradcheck import check_model
 from charlstm.model import CharLSTM, ModelConfig
 
 
-@pytest.mark.parametrize("cell", ["lstm", "rnn"])
+@pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
 @pytest.mark.parametrize("layers", [1, 2])
 def test_model_gradients_match_finite_differences(cell, layers):
     rows = check_model(cell=cell, layers=layers, hidden=5, N=2, T=3, vocab=6, embed=4)
@@ -70,7 +70,7 @@ def test_step_matches_sequence_forward():
     np.testing.assert_allclose(state[1], cT, rtol=1e-10)
 
 
-@pytest.mark.parametrize("cell", ["lstm", "rnn"])
+@pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
 def test_model_overfits_a_short_string(cell):
     text = "hello world, hello charlstm! "
     vocab = sorted(set(text))
@@ -124,7 +124,7 @@ def test_dropout_changes_training_loss_not_eval():
 
 
 @pytest.mark.parametrize("field,value", [("hidden_size", 0), ("num_layers", 0),
-                                         ("dropout", 1.0), ("dropout", -0.1), ("cell", "gru"),
+                                         ("dropout", 1.0), ("dropout", -0.1), ("cell", "transformer"),
                                          ("embed_size", 0)])
 def test_invalid_config_is_refused(field, value):
     with pytest.raises(ConfigError):
@@ -136,7 +136,7 @@ def test_invalid_config_is_refused(field, value):
 runner = CliRunner()
 
 
-@pytest.mark.parametrize("cell", ["lstm", "rnn"])
+@pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
 @pytest.mark.parametrize("layers", ["1", "2"])
 def test_gradcheck_command_passes(cell, layers):
     r = runner.invoke(app, ["gradcheck", "--cell", cell, "--layers", layers])

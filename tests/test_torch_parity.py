@@ -1,8 +1,10 @@
-"""Parity with an independent reference: PyTorch's nn.LSTM / nn.RNN (skipped without torch).
+"""Parity with an independent reference: PyTorch's nn.LSTM / nn.GRU / nn.RNN (skipped without torch).
 
-PyTorch orders the gates i, f, g, o and stores weights as (4H, D) with two biases;
+PyTorch orders the LSTM's gates i, f, g, o and stores weights as (4H, D) with two biases;
 charlstm orders them i, f, o, g as (D, 4H) with one bias. We copy charlstm's weights into
 torch (reorder, transpose, split the bias), run both, and compare outputs and gradients.
+The GRU has the same gate order, r, z, n, in both; torch's bias_ih is charlstm's b and
+its bias_hh is (0, 0, bh).
 """
 
 import numpy as np
@@ -23,8 +25,8 @@ def ifog_to_ifgo(w, H):
 
 def build_torch(m: CharLSTM):
     cfg, p = m.cfg, m.params
-    cls = torch.nn.LSTM if cfg.cell == "lstm" else torch.nn.RNN
-    kw = {} if cfg.cell == "lstm" else {"nonlinearity": "tanh"}
+    cls = {"lstm": torch.nn.LSTM, "gru": torch.nn.GRU, "rnn": torch.nn.RNN}[cfg.cell]
+    kw = {"nonlinearity": "tanh"} if cfg.cell == "rnn" else {}
     rnn = cls(cfg.embed_size, cfg.hidden_size, num_layers=cfg.num_layers, batch_first=True,
               dtype=torch.float64, **kw)
     reorder = (lambda w: ifog_to_ifgo(w, cfg.hidden_size)) if cfg.cell == "lstm" else (lambda w: w)
@@ -34,18 +36,23 @@ def build_torch(m: CharLSTM):
             getattr(rnn, f"weight_hh_l{l}").copy_(torch.from_numpy(reorder(p[f"layer{l}.Wh"]).T))
             getattr(rnn, f"bias_ih_l{l}").copy_(torch.from_numpy(reorder(p[f"layer{l}.b"])))
             getattr(rnn, f"bias_hh_l{l}").zero_()
+            if cfg.cell == "gru":
+                getattr(rnn, f"bias_hh_l{l}")[2 * cfg.hidden_size:] = torch.from_numpy(p[f"layer{l}.bh"])
     emb = torch.nn.Parameter(torch.from_numpy(p["embed"].copy()))
     W = torch.nn.Parameter(torch.from_numpy(p["out.W"].copy()))
     b = torch.nn.Parameter(torch.from_numpy(p["out.b"].copy()))
     return rnn, emb, W, b
 
 
-@pytest.mark.parametrize("cell", ["lstm", "rnn"])
+@pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
 @pytest.mark.parametrize("layers", [1, 2])
 def test_outputs_and_gradients_match_pytorch(cell, layers):
     cfg = ModelConfig(vocab_size=V, hidden_size=H, num_layers=layers, embed_size=E, cell=cell)
     m = CharLSTM(cfg, seed=0, dtype=np.float64)
     rng = np.random.default_rng(1)
+    for name in m.params:                              # non-zero biases, bh included
+        if name.endswith((".b", ".bh")):
+            m.params[name][...] = rng.standard_normal(m.params[name].shape) * 0.3
     x, y = rng.integers(0, V, (N, T)), rng.integers(0, V, (N, T))
     h0 = rng.standard_normal((layers, N, H)) * 0.5
     c0 = rng.standard_normal((layers, N, H)) * 0.5 if cell == "lstm" else np.zeros_like(h0)
@@ -80,7 +87,39 @@ def test_outputs_and_gradients_match_pytorch(cell, layers):
         gi = getattr(rnn, f"weight_ih_l{l}").grad.numpy().T
         gh = getattr(rnn, f"weight_hh_l{l}").grad.numpy().T
         gb = getattr(rnn, f"bias_ih_l{l}").grad.numpy()
+        if cell == "gru":
+            gbh = getattr(rnn, f"bias_hh_l{l}").grad.numpy()
+            np.testing.assert_allclose(grads[f"layer{l}.bh"], gbh[2 * H:], **tol)
         # ifog_to_ifgo is its own inverse: swapping blocks 2 and 3 twice is the identity.
         np.testing.assert_allclose(grads[f"layer{l}.Wx"], reorder(gi), **tol)
         np.testing.assert_allclose(grads[f"layer{l}.Wh"], reorder(gh), **tol)
         np.testing.assert_allclose(grads[f"layer{l}.b"], reorder(gb), **tol)
+
+
+def test_gru_step_matches_gru_cell():
+    from charlstm import layers as Ls
+    Np, D, Hs = 4, 3, 5
+    rng = np.random.default_rng(2)
+    x, h = rng.standard_normal((Np, D)), rng.standard_normal((Np, Hs))
+    Wx, Wh = rng.standard_normal((D, 3 * Hs)) * 0.5, rng.standard_normal((Hs, 3 * Hs)) * 0.5
+    b, bh = rng.standard_normal(3 * Hs) * 0.5, rng.standard_normal(Hs) * 0.5
+    nh, cache = Ls.gru_step_forward(x, h, Wx, Wh, b, bh)
+    dnh = rng.standard_normal(nh.shape)
+    dx, dh, dWx, dWh, db, dbh = Ls.gru_step_backward(dnh, cache)
+    cell = torch.nn.GRUCell(D, Hs, dtype=torch.float64)
+    with torch.no_grad():
+        cell.weight_ih.copy_(torch.from_numpy(Wx.T))
+        cell.weight_hh.copy_(torch.from_numpy(Wh.T))
+        cell.bias_ih.copy_(torch.from_numpy(b))
+        cell.bias_hh.copy_(torch.from_numpy(np.concatenate([np.zeros(2 * Hs), bh])))
+    tx, th = torch.tensor(x, requires_grad=True), torch.tensor(h, requires_grad=True)
+    out = cell(tx, th)
+    out.backward(torch.from_numpy(dnh))
+    tol = dict(rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(nh, out.detach().numpy(), **tol)
+    np.testing.assert_allclose(dx, tx.grad.numpy(), **tol)
+    np.testing.assert_allclose(dh, th.grad.numpy(), **tol)
+    np.testing.assert_allclose(dWx, cell.weight_ih.grad.numpy().T, **tol)
+    np.testing.assert_allclose(dWh, cell.weight_hh.grad.numpy().T, **tol)
+    np.testing.assert_allclose(db, cell.bias_ih.grad.numpy(), **tol)
+    np.testing.assert_allclose(dbh, cell.bias_hh.grad.numpy()[2 * Hs:], **tol)

@@ -279,3 +279,22 @@ def test_a_resumed_time_budget_continues_the_decay(corpus, tmp_path):
     train(None, TrainConfig(minutes=0.1, quiet=True), resume=tmp_path / "r",
           explicit={"minutes", "quiet"}, log=lines.append, clock=FakeClock())
     assert any("restarts the linear decay" in ln for ln in lines)
+
+
+def test_a_gru_trains_samples_and_resumes_bit_for_bit(corpus, tmp_path):
+    from conftest import run_cli
+    cfg = dict(cell="gru", dtype="float64", dropout=0.2, eval_every=4, checkpoint_every=3)
+    a, b = tmp_path / "a", tmp_path / "b"
+    res = train(corpus, small_cfg(max_steps=12, **cfg), run_dir=a, log=lambda s: None)
+    assert res.best_val_loss < math.log(len(set(corpus.read_text())))
+    train(corpus, small_cfg(max_steps=5, **cfg), run_dir=b, log=lambda s: None)
+    train(None, TrainConfig(max_steps=12, quiet=True), resume=b, explicit={"max_steps", "quiet"},
+          log=lambda s: None)
+    ca, cb = ckpt.load(a / "latest.npz"), ckpt.load(b / "latest.npz")
+    assert ca.model_config.cell == "gru" and "layer0.bh" in ca.params
+    for k in ca.params:
+        assert np.array_equal(ca.params[k], cb.params[k]), k
+    r = run_cli("sample", a / "best.npz", "--length", 50, "--seed", 1)
+    assert r.returncode == 0 and len(r.stdout) >= 50
+    r = run_cli("info", a / "latest.npz")
+    assert r.returncode == 0 and "gru" in r.stdout

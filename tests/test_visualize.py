@@ -126,3 +126,17 @@ def test_page_renders_in_headless_chromium(runner, model_ckpt, tmp_path):
     reds = ((img[..., 0] > 0.6) & (img[..., 2] < 0.6)).mean()
     blues = ((img[..., 2] > 0.6) & (img[..., 0] < 0.5)).mean()
     assert reds + blues > 0.005                        # coloured characters are visible
+
+
+def test_a_gru_shows_its_hidden_state_and_has_no_cell_state():
+    import numpy as np
+    from charlstm.data import Vocab
+    from charlstm.errors import CharlstmError
+    from charlstm.model import CharLSTM, ModelConfig
+    from charlstm.visualize import activations
+    vocab = Vocab("ab\n")
+    m = CharLSTM(ModelConfig(vocab_size=3, hidden_size=4, num_layers=2, cell="gru", embed_size=2), seed=0)
+    acts = activations(m, vocab, "abba\nab", kind="hidden")
+    assert acts["values"].shape == (7, 4) and np.all(np.abs(acts["values"]) <= 1)
+    with pytest.raises(CharlstmError, match="a GRU has no cell state"):
+        activations(m, vocab, "ab", kind="cell")
