@@ -45,25 +45,27 @@ CONFIGS = {
 }
 
 
-def step_flops(H, L, N, T, dropout=0.0):
+def step_flops(H, L, N, T, dropout=0.0, cell="lstm"):
     """Multiply-adds x 2 of one training step, counting the matrix products only.
 
-    Per LSTM layer with input size D: forward x Wx and h Wh is 2 N T (D + H) 4H; the
-    backward does twice that (gradients of the inputs and of the weights). The output
-    layer adds 3 * 2 N T H V. Elementwise work is O(N T H) and left out.
+    Per layer with input size D and G gate blocks (4 for the LSTM, 3 for the GRU):
+    forward x Wx and h Wh is 2 N T (D + H) G H; the backward does twice that (gradients
+    of the inputs and of the weights). The output layer adds 3 * 2 N T H V.
+    Elementwise work is O(N T H) and left out.
     """
+    G = {"lstm": 4, "gru": 3}[cell]
     total = 0
     for l in range(L):
         D = E if l == 0 else H
-        total += 3 * 2 * N * T * (D + H) * 4 * H
+        total += 3 * 2 * N * T * (D + H) * G * H
     return total + 3 * 2 * N * T * H * V
 
 
 # --------------------------------------------------------------------------- the two jobs
 
-def numpy_job(H, L, N, T, dropout=0.0):
+def numpy_job(H, L, N, T, dropout=0.0, cell="lstm"):
     m = CharLSTM(ModelConfig(vocab_size=V, hidden_size=H, num_layers=L, embed_size=E,
-                             dropout=dropout), seed=0)
+                             dropout=dropout, cell=cell), seed=0)
     opt = Adam(m.params)
     rng = np.random.default_rng(0)
     data = rng.integers(0, V, (N, T + 1))
@@ -77,12 +79,13 @@ def numpy_job(H, L, N, T, dropout=0.0):
     return step
 
 
-def torch_job(H, L, N, T, dropout=0.0):
+def torch_job(H, L, N, T, dropout=0.0, cell="lstm"):
     """The same job in PyTorch; dropout as in charlstm: on the embedding, between layers
     and before the output."""
     torch.manual_seed(0)
     emb = torch.nn.Embedding(V, E)
-    lstm = torch.nn.LSTM(E, H, L, batch_first=True, dropout=dropout if L > 1 else 0.0)
+    rnn = {"lstm": torch.nn.LSTM, "gru": torch.nn.GRU}[cell]
+    lstm = rnn(E, H, L, batch_first=True, dropout=dropout if L > 1 else 0.0)
     drop = torch.nn.Dropout(dropout)
     lin = torch.nn.Linear(H, V)
     params = [*emb.parameters(), *lstm.parameters(), *lin.parameters()]
@@ -98,7 +101,8 @@ def torch_job(H, L, N, T, dropout=0.0):
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 5.0)
         opt.step()
-        state[0] = tuple(s.detach() for s in new)   # truncated BPTT: carry, detached
+        state[0] = (new.detach() if isinstance(new, torch.Tensor)  # truncated BPTT: carry,
+                    else tuple(s.detach() for s in new))          # detached
     return step
 
 
@@ -230,7 +234,8 @@ def main():
     result["matmul_peak_gflops"] = peak / 1e9
 
     rows = []
-    for name, c in CONFIGS.items():
+    for name, c in [(n, c) for n, c in CONFIGS.items()] + [
+            (f"{n} gru", dict(c, cell="gru")) for n, c in CONFIGS.items()]:
         t = time_alternating("train", jobs, c, rounds, reps)
         chars = c["N"] * c["T"]
         flops = step_flops(**c)
@@ -259,12 +264,12 @@ def main():
     print(f"\ncharlstm benchmark, {result['date']}, {result['cores']} cores, numpy "
           f"{result['numpy']}, torch {result['torch'] or 'not installed'}; float32 matmul "
           f"peak (2048^3) {peak / 1e9:.0f} GFLOP/s\n")
-    print("| config | H | L | N | T | dropout | charlstm chars/s | torch chars/s | ratio | charlstm GFLOP/s | % of matmul peak |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    print("| config | cell | H | L | N | T | dropout | charlstm chars/s | torch chars/s | ratio | charlstm GFLOP/s | % of matmul peak |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for name, c, r in rows:
         tc = f"{r['torch_chars_per_s']:,.0f}" if "torch_chars_per_s" in r else "-"
         ratio = f"{r['ratio']:.2f}x" if "ratio" in r else "-"
-        print(f"| {name} | {c['H']} | {c['L']} | {c['N']} | {c['T']} | {c.get('dropout', 0.0):g} "
+        print(f"| {name.split()[0]} | {c.get('cell', 'lstm')} | {c['H']} | {c['L']} | {c['N']} | {c['T']} | {c.get('dropout', 0.0):g} "
               f"| {r['charlstm_chars_per_s']:,.0f} "
               f"| {tc} | {ratio} | {r['charlstm_gflops']:.0f} | {r['charlstm_pct_of_peak']:.0f}% |")
     s = result["sample"]
@@ -274,8 +279,8 @@ def main():
     for k, m in result["memory"].items():
         print(f"peak memory, large config, {k}: {m['peak'] / 2**20:,.0f} MiB resident "
               f"({(m['peak'] - m['before_steps']) / 2**20:,.0f} MiB above the model before training)")
-    print("\nFLOPs per step = sum over layers of 3 * 2*N*T*(D+H)*4H  +  3 * 2*N*T*H*V "
-          "(forward, and twice that backward; D = E for layer 0, H after)")
+    print("\nFLOPs per step = sum over layers of 3 * 2*N*T*(D+H)*G*H  +  3 * 2*N*T*H*V "
+          "(forward, and twice that backward; D = E for layer 0, H after; G = 4 LSTM, 3 GRU)")
     args.out.mkdir(parents=True, exist_ok=True)
     path = args.out / f"bench-{datetime.now():%Y%m%d-%H%M%S}.json"
     path.write_text(json.dumps(result, indent=2) + "\n")

@@ -41,3 +41,9 @@ def test_quality_race_runs_end_to_end_in_a_fast_mode(tmp_path):
     r = subprocess.run([sys.executable, script, "--corpus", tmp_path / "missing.txt"],
                        capture_output=True, text=True)
     assert r.returncode == 1 and "not found" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_gru_jobs_run_and_count_three_gate_blocks():
+    bench.numpy_job(H=8, L=2, N=2, T=3, dropout=0.2, cell="gru")()
+    N, T, H = 2, 3, 5
+    assert bench.step_flops(H, 1, N, T, cell="gru") == 3 * 2 * N * T * (64 + H) * 3 * H + 3 * 2 * N * T * H * 65
