@@ -15,9 +15,10 @@ imports, reading or encoding the corpus, building the model, up to the first ste
 evalshare: trains on the first MB of the corpus with the default evaluation settings
 and reports the share of wall time the periodic evaluations took (eval_s in
 metrics.csv, the final whole-split pass excluded; --val-frac 0.02 keeps that pass short).
-vocab: chars/s on the big corpus with every character kept, with rare characters folded
-(--min-char-count), and on a small corpus, the same number of steps each, alternated
-over two rounds.
+vocab: training chars/s (batches from the memory-mapped ids, forward, backward, clipping,
+Adam; the default model) on the big corpus with every character kept, with rare
+characters folded (--min-char-count), and on a small corpus, in one process, the three
+alternated in blocks of steps.
 
 The text is the Python documentation that ships with CPython (pydoc_data), paragraphs
 shuffled anew for every repetition, with lines in other scripts mixed in (Greek,
@@ -143,25 +144,46 @@ def evalshare(big: Path, mb: float, minutes: float, work: Path):
     return share
 
 
-def vocab(big: Path, small: Path, steps: int, min_count: int, work: Path, rounds: int = 2):
-    import json as _json
+def vocab(big: Path, small: Path, steps: int, min_count: int, work: Path, rounds: int = 5):
+    """Training chars/s with the default model on each corpus's ids, in one process,
+    alternating the corpora in short blocks of steps so drift hits all alike."""
     import statistics
-    runs = [("small corpus", small, []), ("big, every character", big, []),
-            (f"big, --min-char-count {min_count}", big, ["--min-char-count", min_count])]
-    rates = {label: [] for label, _, _ in runs}
-    sizes = {}
-    for _ in range(rounds):                            # alternated: drift hits all alike
-        for label, corpus, extra in runs:
-            vf = 4000 / corpus.stat().st_size          # a quick final pass on each
-            _train(corpus, work / "run-vocab", "--max-steps", steps, "--eval-every", steps,
-                   "--val-frac", vf, *extra, cache=work / "cache")
-            sizes[label] = _json.loads((work / "run-vocab" / "config.json").read_text())["vocab_size"]
-            row = _rows(work / "run-vocab")[-1]
-            rates[label].append(int(row["chars"]) / (float(row["elapsed_s"]) - float(row["eval_s"])))
-    for label, rs in rates.items():
-        print(f"{label:32s} vocab {sizes[label]:5d}: median {statistics.median(rs):8,.0f} chars/s "
-              f"(runs: {', '.join(f'{r:,.0f}' for r in rs)}; evaluation excluded)", flush=True)
-    return rates
+    os.environ["CHARLSTM_CACHE"] = str(work / "cache")
+    from charlstm.data import Batches, encode_corpus
+    from charlstm.model import CharLSTM
+    from charlstm.optim import Adam, clip_grads
+    from charlstm.train import TrainConfig
+    cfg = TrainConfig()
+    N, T = cfg.batch_size, cfg.seq_len
+    jobs = {}
+    for label, corpus, mc in [("small corpus", small, 1), ("big, every character", big, 1),
+                              (f"big, --min-char-count {min_count}", big, min_count)]:
+        enc = encode_corpus(corpus, min_count=mc, cache=True)
+        model = CharLSTM(cfg.model_config(len(enc.vocab)), seed=0)
+        jobs[label] = [len(enc.vocab), Batches(enc.ids, N, T), model, Adam(model.params),
+                       model.init_state(N), 0, []]
+
+    def block(job, n):
+        V, batches, model, opt, state, k, _ = job
+        t = time.perf_counter()
+        for _ in range(n):
+            x, y = batches.get(k)
+            _, grads, state = model.loss_and_grads(x, y, state)
+            clip_grads(grads, cfg.grad_clip)
+            opt.step(model.params, grads, cfg.lr)
+            k += 1
+        job[4], job[5] = state, k
+        return n * N * T / (time.perf_counter() - t)
+    for job in jobs.values():
+        block(job, 2)                                  # warm-up
+    for _ in range(rounds):
+        for job in jobs.values():
+            job[6].append(block(job, steps // rounds))
+    for label, job in jobs.items():
+        rs = job[6]
+        print(f"{label:32s} vocab {job[0]:5d}: median {statistics.median(rs):8,.0f} chars/s "
+              f"(blocks: {', '.join(f'{r:,.0f}' for r in rs)})", flush=True)
+    return {label: job[6] for label, job in jobs.items()}
 
 
 def main():
@@ -181,7 +203,7 @@ def main():
     vo = sub.add_parser("vocab", help="chars/s with thousands of symbols, folded or not")
     vo.add_argument("big", type=Path)
     vo.add_argument("small", type=Path)
-    vo.add_argument("--steps", type=int, default=150)
+    vo.add_argument("--steps", type=int, default=100, help="steps per corpus, in 5 blocks")
     vo.add_argument("--min-count", type=int, default=1000)
     for p in (me, ev, vo):
         p.add_argument("--work", type=Path, default=Path("runs/big"))
