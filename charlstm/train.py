@@ -57,12 +57,12 @@ class TrainConfig:
     max_vocab: int | None = None                       # keep at most this many symbols (unknown included)
     # optimisation
     optimizer: str = "adam"
-    lr: float = 2e-3
+    lr: float = 5e-3                                   # the peak: the rate decays from it
     momentum: float = 0.9
-    lr_schedule: str = "constant"
+    lr_schedule: str = "linear"                        # to min_lr at the end of the budget
     lr_decay: float = 0.5
     lr_decay_every: int = 1
-    warmup_steps: int = 0
+    warmup_steps: int = 20
     min_lr: float = 0.0
     grad_clip: float = 5.0
     clip_mode: str = "norm"

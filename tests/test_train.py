@@ -24,7 +24,8 @@ def rows(run_dir):
 
 def small_cfg(**kw):
     base = dict(hidden_size=32, embed_size=16, num_layers=1, batch_size=8, seq_len=16,
-                dropout=0.0, eval_every=20, sample_chars=40, quiet=True)
+                dropout=0.0, eval_every=20, sample_chars=40, quiet=True,
+                lr=2e-3, lr_schedule="constant", warmup_steps=0)
     return TrainConfig(**(base | kw))
 
 
