@@ -22,6 +22,7 @@ from datetime import datetime
 from pathlib import Path
 
 import numpy as np
+from tqdm import tqdm
 
 from . import checkpoint as ckpt
 from .data import Batches, encode_corpus, fit_streams, split
@@ -171,24 +172,6 @@ def eval_slice_chars(cfg: TrainConfig, N: int, n_val: int, resumed_meta=None) ->
     return min(n, n_val - 1)
 
 
-def _write_metrics(metrics_file: Path, rows):
-    """Write metrics.csv whole, through a temporary file renamed over it."""
-    tmp = metrics_file.with_name(".metrics.csv.tmp")
-    with open(tmp, "w", newline="", encoding="utf-8") as f:
-        w = csv.DictWriter(f, METRICS)
-        w.writeheader()
-        w.writerows(rows)
-    os.replace(tmp, metrics_file)
-
-
-def _amend_last_row(metrics_file: Path, **values):
-    """Set columns of the last row of metrics.csv."""
-    with open(metrics_file, newline="", encoding="utf-8") as f:
-        rows = list(csv.DictReader(f))
-    rows[-1].update(values)
-    _write_metrics(metrics_file, rows)
-
-
 def _resolve_resume(resume) -> tuple[Path, Path]:
     """--resume RUN_DIR or CKPT -> (run folder, checkpoint file)."""
     p = Path(resume)
@@ -231,6 +214,247 @@ class _StopFlag:
             signal.signal(signal.SIGINT, self._old)
 
 
+# --------------------------------------------------------------------------- the pieces
+
+@dataclass
+class TrainData:
+    """The corpus as training batches and the two validation views the run scores."""
+    name: str
+    source: str
+    vocab: object
+    chars: int                                         # in the whole corpus
+    from_cache: bool
+    train: Batches
+    val_slice: Batches                                 # scored every --eval-every steps
+    val_full: Batches                                  # scored at the end (may be val_slice)
+    train_chars: int                                   # the sizes of the two splits
+    val_chars: int
+    slice_chars: int                                   # what val_slice predicts (kept on resume)
+    warnings: list
+
+    @classmethod
+    def load(cls, corpus, cfg: TrainConfig, resumed_meta=None) -> "TrainData":
+        c = encode_corpus(corpus, cfg.encoding, cfg.min_char_count, cfg.max_vocab,
+                          progress=not cfg.quiet)      # ids memory-mapped for a big corpus
+        train_ids, val_ids = split(c.ids, cfg.val_frac)
+        T, total = cfg.seq_len, len(c.ids)
+        N, warn_t = fit_streams(len(train_ids), cfg.batch_size, T, "training", total, cfg.val_frac)
+        N_val, warn_v = fit_streams(len(val_ids), cfg.batch_size, T, "validation", total, cfg.val_frac)
+        val_full = val_slice = Batches(val_ids, N_val, T, partial=True)
+        # Periodic evaluations score the same slice, from the start of the split, every time.
+        n_slice = eval_slice_chars(cfg, N, len(val_ids), resumed_meta)
+        if n_slice < len(val_ids) - 1:
+            N_slice, _ = fit_streams(n_slice + 1, N_val, T, "validation", total, cfg.val_frac)
+            val_slice = Batches(val_ids[:n_slice + 1], N_slice, T, partial=True)
+        return cls(c.name, c.source, c.vocab, total, c.from_cache, Batches(train_ids, N, T),
+                   val_slice, val_full, len(train_ids), len(val_ids), n_slice,
+                   [w for w in (warn_t, warn_v) if w])
+
+    @property
+    def steps_per_epoch(self) -> int:
+        return len(self.train)
+
+
+class RunFolder:
+    """The files of a run; nothing else in the trainer touches them.
+
+    config.json   the settings, the corpus and the command
+    metrics.csv   a row per evaluation (METRICS), rewritten atomically
+    latest.npz    the checkpoint to resume from; best.npz the lowest validation loss
+    samples.txt   text sampled at each evaluation;  loss.png the curves
+    """
+    FILES = ("config.json", "metrics.csv", "latest.npz", "best.npz", "loss.png", "samples.txt")
+
+    def __init__(self, path):
+        self.path = Path(path)
+        self.metrics_file = self.path / "metrics.csv"
+
+    @classmethod
+    def create(cls, path, overwrite=False) -> "RunFolder":
+        """A folder for a new run; one that holds another run is refused unless overwrite."""
+        path = Path(path)
+        if path.exists() and any(path.iterdir()):
+            if not overwrite:
+                raise CharlstmError(f"run folder {path} already exists; pass --resume {path} "
+                                    "to continue it, --overwrite to replace it, or choose "
+                                    "another --run-dir")
+            for name in cls.FILES:                     # only the run's own files go
+                (path / name).unlink(missing_ok=True)
+        return cls.reopen(path)
+
+    @classmethod
+    def reopen(cls, path) -> "RunFolder":
+        try:
+            Path(path).mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise CharlstmError(f"cannot create run folder {path}: {e.strerror}")
+        return cls(path)
+
+    def write_config(self, config: dict):
+        (self.path / "config.json").write_text(
+            json.dumps(config, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+
+    def read_metrics(self) -> list[dict]:
+        if not self.metrics_file.exists():
+            return []
+        with open(self.metrics_file, newline="", encoding="utf-8") as f:
+            return list(csv.DictReader(f))
+
+    def write_metrics(self, rows):
+        tmp = self.path / ".metrics.csv.tmp"
+        with open(tmp, "w", newline="", encoding="utf-8") as f:
+            w = csv.DictWriter(f, METRICS)
+            w.writeheader()
+            w.writerows(rows)
+        os.replace(tmp, self.metrics_file)
+
+    def start_metrics(self, through_step: int | None) -> list[dict]:
+        """Start metrics.csv: empty for a new run (through_step None); a resumed run keeps
+        the rows up to its checkpoint's step and drops any written after it (by a run that
+        stopped between two checkpoints). Returns the rows kept."""
+        rows = ([] if through_step is None else
+                [r for r in self.read_metrics() if int(r["step"]) <= through_step])
+        self.write_metrics(rows)
+        return rows
+
+    def append_metrics(self, row: dict):
+        with open(self.metrics_file, "a", newline="", encoding="utf-8") as f:
+            csv.DictWriter(f, METRICS).writerow(row)
+
+    def amend_last_metrics(self, **values):
+        rows = self.read_metrics()
+        rows[-1].update(values)
+        self.write_metrics(rows)
+
+    def save_checkpoint(self, name, meta, model, opt, state):
+        ckpt.save(self.path / name, meta, model.params, opt.state_dict(), state)
+
+    def best_saved_loss(self) -> float:
+        """best.npz's validation loss (it may be newer than latest.npz), or inf."""
+        if not (self.path / "best.npz").exists():
+            return math.inf
+        saved = ckpt.load(self.path / "best.npz").meta.get("best_val_loss")
+        return saved if saved is not None else math.inf
+
+    def append_sample(self, step, val, text):
+        with open(self.path / "samples.txt", "a", encoding="utf-8") as f:
+            f.write(f"--- step {step}, val loss {val:.4f} nats/char\n{text}\n\n")
+
+    def replot(self):
+        try:
+            plot_runs([(self.path.name, read_metrics(self.metrics_file))], self.path / "loss.png")
+        except CharlstmError:
+            pass                                       # nothing to draw yet
+
+
+class Budget:
+    """When the run stops, and how much of its budget it has used.
+
+    The step and epoch limits are totals for the run; --minutes is this invocation's
+    wall-clock budget, 10 minutes when no limit is given. ``progress()`` is what the
+    decaying learning rates follow: the share of the steps under a step limit, else the
+    share of the time, continuing from the progress a resumed run had reached. A resumed
+    time-limited run whose decay had ended starts a new one (``restarted``).
+    """
+
+    def __init__(self, cfg: TrainConfig, steps_per_epoch: int, clock=time.perf_counter,
+                 resumed_progress: float = 0.0):
+        self.epoch_steps = (max(1, round(cfg.epochs * steps_per_epoch))
+                            if cfg.epochs is not None else None)
+        limits = [n for n in (cfg.max_steps, self.epoch_steps) if n is not None]
+        self.total_steps = min(limits) if limits else None
+        self.minutes = cfg.minutes if (cfg.minutes is not None or limits) else DEFAULT_MINUTES
+        self.clock = clock
+        self.p0 = resumed_progress
+        self.restarted = (self.total_steps is None and cfg.lr_schedule in ("linear", "cosine")
+                          and resumed_progress >= 0.999)
+        if self.restarted:
+            self.p0 = 0.0
+        self.start()
+
+    def start(self):
+        """Start the clock: the time budget counts from here."""
+        self.t_start = self.clock()
+        self.deadline = (self.t_start + 60 * self.minutes if self.minutes is not None
+                         else math.inf)
+
+    def elapsed(self) -> float:
+        return self.clock() - self.t_start
+
+    def stop_reason(self, step: int, interrupted: bool = False) -> str | None:
+        """Why the run must stop before taking step ``step`` + 1, or None to go on."""
+        if self.total_steps is not None and step >= self.total_steps:
+            return "epochs" if self.total_steps == self.epoch_steps else "steps"
+        if self.clock() >= self.deadline:
+            return "time"
+        if interrupted:
+            return "interrupt"
+        return None
+
+    def time_progress(self) -> float | None:
+        """The share of the time budget used (None under a step limit)."""
+        if self.total_steps is not None:
+            return None
+        return self.p0 + (1 - self.p0) * min(self.elapsed() / (60 * self.minutes), 1.0)
+
+    def progress(self, step: int) -> float:
+        """The share of the budget used, as recorded in checkpoints."""
+        p = self.time_progress()
+        return p if p is not None else min(step / self.total_steps, 1.0)
+
+    def minutes_left(self) -> float | None:
+        if self.minutes is None or self.total_steps is not None:
+            return None
+        return max(self.deadline - self.clock(), 0) / 60
+
+    def describe(self) -> str:
+        return ", ".join(s for s in [
+            f"{self.total_steps} steps" if self.total_steps is not None else "",
+            f"{self.minutes:g} min" if self.minutes is not None else ""] if s)
+
+
+class _Meter:
+    """Train loss and gradient norm averaged since the last metrics row, and the speed."""
+
+    def __init__(self, clock, chars=0):
+        self.clock = clock
+        self.reset(chars)
+
+    def reset(self, chars):
+        self.loss_sum = self.norm_sum = 0.0
+        self.n = 0
+        self.t_mark, self.chars_mark = self.clock(), chars
+
+    def add(self, loss, norm):
+        self.loss_sum += loss
+        self.norm_sum += norm
+        self.n += 1
+
+    def fields(self, chars, now) -> dict:
+        return {"train_loss": f"{self.loss_sum / self.n:.6f}" if self.n else "",
+                "grad_norm": f"{self.norm_sum / self.n:.4f}" if self.n else "",
+                "chars_per_s": f"{(chars - self.chars_mark) / max(now - self.t_mark, 1e-9):.1f}"}
+
+
+def _resumed_config(cfg: TrainConfig, ck, explicit: set) -> TrainConfig:
+    """The settings a resumed run goes on with: the checkpoint's, except the MUTABLE
+    fields the user set. A FIXED field set to another value is refused."""
+    saved = {**asdict(TrainConfig()), **ck.meta["train"]}   # older runs lack newer fields
+    differ = [f for f in FIXED if f in explicit and getattr(cfg, f) != saved[f]]
+    if differ:
+        raise CharlstmError(
+            "cannot resume with different settings: " + ", ".join(
+                f"--{f.replace('_', '-')} {getattr(cfg, f)} (run has {saved[f]})"
+                for f in differ) + "; drop these flags or start a new run")
+    return TrainConfig(**{f: saved[f] for f in FIXED},
+                       **{f: getattr(cfg, f) if f in explicit else saved.get(f)
+                          for f in MUTABLE}).validate()
+
+
+def _nats(loss: float) -> str:
+    return f"{loss:.4f} nats/char ({loss / math.log(2):.3f} bits/char)"
+
+
 # --------------------------------------------------------------------------- the run
 
 def train(corpus, cfg: TrainConfig | None = None, run_dir=None, resume=None,
@@ -241,311 +465,266 @@ def train(corpus, cfg: TrainConfig | None = None, run_dir=None, resume=None,
     resume: a run folder or checkpoint to continue. explicit: the names of the config
     fields the user set (a resumed run refuses a fixed field that differs from the
     checkpoint's; unset fields are taken from the checkpoint).
-    log: a function for progress lines (default: print to stderr).
+    log: a function for progress lines (default: to stderr, above the progress bar).
     clock: seconds as a float (the time budget, the rate's progress and the logs use it).
     """
     cfg = cfg or TrainConfig()
     explicit = set(explicit if explicit is not None else
                    (f.name for f in fields(TrainConfig)
                     if getattr(cfg, f.name) != getattr(TrainConfig(), f.name)))
-    log = log or (lambda s: print(s, file=sys.stderr, flush=True))
     cfg.validate()
-
-    # ---------------------------------------------------------------- resume or new run
     ck = None
     if resume is not None:
         run_dir, ck_path = _resolve_resume(resume)
         ck = ckpt.load(ck_path)
-        saved = {**asdict(TrainConfig()), **ck.meta["train"]}   # older runs lack newer fields
-        differ = [f for f in FIXED if f in explicit and getattr(cfg, f) != saved[f]]
-        if differ:
-            raise CharlstmError(
-                "cannot resume with different settings: " + ", ".join(
-                    f"--{f.replace('_', '-')} {getattr(cfg, f)} (run has {saved[f]})"
-                    for f in differ) + "; drop these flags or start a new run")
-        cfg = TrainConfig(**{f: saved[f] for f in FIXED},
-                          **{f: getattr(cfg, f) if f in explicit else saved.get(f)
-                             for f in MUTABLE})
-        if corpus is None:
-            corpus = ck.meta["corpus"]
-        cfg.validate()
+        cfg = _resumed_config(cfg, ck, explicit)
+        corpus = corpus if corpus is not None else ck.meta["corpus"]
     elif corpus is None:
         raise CharlstmError("no corpus given: pass a text file, a folder or a built-in name")
 
-    corpus_obj = encode_corpus(corpus, cfg.encoding, cfg.min_char_count, cfg.max_vocab,
-                               progress=not cfg.quiet)
-    vocab, ids = corpus_obj.vocab, corpus_obj.ids      # ids memory-mapped for a big corpus
-    if ck is not None and vocab != ck.vocab:
+    data = TrainData.load(corpus, cfg, ck.meta if ck is not None else None)
+    if ck is not None and data.vocab != ck.vocab:
         raise CharlstmError(f"corpus {corpus} is not the one this run was trained on "
                             "(its vocabulary differs); pass the original corpus")
-    train_ids, val_ids = split(ids, cfg.val_frac)
-    total = len(ids)
-    N, T = cfg.batch_size, cfg.seq_len
-    N_train, warn_t = fit_streams(len(train_ids), N, T, "training", total, cfg.val_frac)
-    N_val, warn_v = fit_streams(len(val_ids), N, T, "validation", total, cfg.val_frac)
-    train_batches = Batches(train_ids, N_train, T)
-    val_full = Batches(val_ids, N_val, T, partial=True)
-    spe = len(train_batches)                           # steps per epoch
-    # Periodic evaluations score the same slice, from the start of the split, every time.
-    n_slice = eval_slice_chars(cfg, N_train, len(val_ids), ck.meta if ck is not None else None)
-    val_batches = val_full
-    if n_slice < len(val_ids) - 1:
-        N_slice, _ = fit_streams(n_slice + 1, N_val, T, "validation", total, cfg.val_frac)
-        val_batches = Batches(val_ids[:n_slice + 1], N_slice, T, partial=True)
-
     if ck is None:
-        run_dir = Path(run_dir) if run_dir is not None else _default_run_dir(corpus_obj.name)
-        if run_dir.exists() and any(run_dir.iterdir()):
-            if not overwrite:
-                raise CharlstmError(f"run folder {run_dir} already exists; pass --resume "
-                                    f"{run_dir} to continue it, --overwrite to replace it, "
-                                    "or choose another --run-dir")
-            for name in ("config.json", "metrics.csv", "latest.npz", "best.npz", "loss.png",
-                         "samples.txt"):
-                (run_dir / name).unlink(missing_ok=True)
-    run_dir = Path(run_dir)
-    try:
-        run_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise CharlstmError(f"cannot create run folder {run_dir}: {e.strerror}")
-
-    # ---------------------------------------------------------------- model and optimizer
-    dtype = np.dtype(cfg.dtype)
-    mcfg = cfg.model_config(len(vocab))
-    if ck is None:
-        model = CharLSTM(mcfg, seed=cfg.seed, dtype=dtype)
-        opt = make_optimizer(cfg.optimizer, model.params, cfg.momentum)
-        step = epoch = batch = 0
-        best = math.inf
-        elapsed0 = 0.0
-        state = model.init_state(N_train)
+        folder = RunFolder.create(run_dir if run_dir is not None
+                                  else _default_run_dir(data.name), overwrite)
     else:
-        model = CharLSTM(mcfg, seed=cfg.seed, dtype=dtype,
-                         params={k: v.astype(dtype) for k, v in ck.params.items()})
-        model.dropout_rng.bit_generator.state = ck.meta["rng"]
-        opt = make_optimizer(cfg.optimizer, model.params, cfg.momentum)
-        opt.load_state_dict(ck.optim)
-        step, epoch, batch = ck.meta["step"], ck.meta["epoch"], ck.meta["batch"]
-        best = ck.meta["best_val_loss"] if ck.meta["best_val_loss"] is not None else math.inf
-        if (run_dir / "best.npz").exists():            # it may be newer than latest.npz
-            saved_best = ckpt.load(run_dir / "best.npz").meta.get("best_val_loss")
-            best = min(best, saved_best if saved_best is not None else math.inf)
-        elapsed0 = ck.meta.get("elapsed_s", 0.0)
-        state = ck.state
+        folder = RunFolder.reopen(run_dir)
+    trainer = Trainer(cfg, data, folder, _run_meta(cfg, data, corpus, ck, command), ck, log, clock)
+    return trainer.run()
 
-    # Stopping: the step and epoch limits are totals for the run.
-    epoch_steps = max(1, round(cfg.epochs * spe)) if cfg.epochs is not None else None
-    limits = [n for n in (cfg.max_steps, epoch_steps) if n is not None]
-    total_steps = min(limits) if limits else None
-    minutes = cfg.minutes if (cfg.minutes is not None or limits) else DEFAULT_MINUTES
 
-    meta_static = {
-        "model": mcfg.to_dict(), **vocab.to_meta(), "dtype": cfg.dtype,
-        "train": asdict(cfg), "corpus": str(corpus), "corpus_source": corpus_obj.source,
-        "corpus_chars": total, "steps_per_epoch": spe, "eval_slice_chars": n_slice,
+def _run_meta(cfg: TrainConfig, data: TrainData, corpus, ck, command) -> dict:
+    """What every checkpoint of the run records besides where the run is."""
+    meta = {
+        "model": cfg.model_config(len(data.vocab)).to_dict(), **data.vocab.to_meta(),
+        "dtype": cfg.dtype, "train": asdict(cfg), "corpus": str(corpus),
+        "corpus_source": data.source, "corpus_chars": data.chars,
+        "steps_per_epoch": data.steps_per_epoch, "eval_slice_chars": data.slice_chars,
         "command": (ck.meta.get("command") if ck is not None else None)
                    or command or " ".join(sys.argv),
     }
     if command and ck is not None:
-        meta_static["resumed_with"] = command
+        meta["resumed_with"] = command
+    return meta
 
-    (run_dir / "config.json").write_text(json.dumps(
-        {k: v for k, v in meta_static.items() if not k.startswith("vocab")} | {"vocab_size": len(vocab)},
-        indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
 
-    metrics_file = run_dir / "metrics.csv"
-    if ck is not None and metrics_file.exists():
-        # Drop rows written after the checkpoint (a crash between checkpoints).
-        with open(metrics_file, newline="", encoding="utf-8") as f:
-            rows = [r for r in csv.DictReader(f) if int(r["step"]) <= step]
-    else:
-        rows = []
-    _write_metrics(metrics_file, rows)
-    last_row_step = int(rows[-1]["step"]) if rows else -1
-    last_val = float(rows[-1]["val_loss"]) if rows else math.nan
+class Trainer:
+    """One invocation of a run: the model, the optimizer, where the run is, and the loop.
 
-    # ---------------------------------------------------------------- header
-    for wmsg in (warn_t, warn_v):
-        if wmsg:
-            log(wmsg)
-    log(f"corpus: {corpus_obj.source}: {total:,} chars, vocab {len(vocab)}, "
-        f"train {len(train_ids):,} / val {len(val_ids):,}"
-        + (" (ids from the cache)" if corpus_obj.from_cache else ""))
-    if len(val_ids) > 20 * n_slice and len(val_ids) > 1_000_000:
-        log(f"note: the run ends by scoring the whole validation split, {len(val_ids):,} "
-            f"chars; that takes about as long as training on a third as many. Lower "
-            f"--val-frac (now {cfg.val_frac:g}) to shorten it")
-    if vocab.unknown_char is not None:
-        log(f"rare characters (seen fewer than {cfg.min_char_count} times, or beyond "
-            f"--max-vocab {cfg.max_vocab}) are folded into one unknown symbol, U+FFFD")
-    log(f"model: {cfg.num_layers}-layer {cfg.cell}, hidden {cfg.hidden_size}, embed "
-        f"{cfg.embed_size}, {model.num_params:,} parameters, {cfg.dtype}")
-    stop_desc = ", ".join(s for s in [
-        f"{total_steps} steps" if total_steps is not None else "",
-        f"{minutes:g} min" if minutes is not None else ""] if s)
-    log(f"batches: N={N_train} x T={T}, {spe} steps per epoch; {cfg.optimizer} lr {cfg.lr:g}; "
-        f"stop after {stop_desc}; run folder {run_dir}")
-    if ck is not None:
-        log(f"resuming at step {step} (epoch {epoch}, batch {batch})")
-    else:
-        log(f"a fresh model's loss is ln V = {math.log(len(vocab)):.3f} nats/char")
+    Built from the settings, the data, the run folder, the run's description (``meta``)
+    and, to resume, a checkpoint; ``run()`` trains until the budget says stop.
+    """
+
+    def __init__(self, cfg: TrainConfig, data: TrainData, folder: RunFolder, meta: dict,
+                 ck=None, log=None, clock=time.perf_counter):
+        self.cfg, self.data, self.folder, self.meta, self.clock = cfg, data, folder, meta, clock
+        self.log = log or (lambda s: tqdm.write(s, file=sys.stderr))
+        dtype = np.dtype(cfg.dtype)
+        params = {k: v.astype(dtype) for k, v in ck.params.items()} if ck is not None else None
+        self.model = CharLSTM(cfg.model_config(len(data.vocab)), seed=cfg.seed, dtype=dtype,
+                              params=params)
+        self.opt = make_optimizer(cfg.optimizer, self.model.params, cfg.momentum)
+        self.resumed = ck is not None
+        if ck is None:
+            self.step = self.epoch = self.batch = 0
+            self.best, self.elapsed0 = math.inf, 0.0
+            self.state = self.model.init_state(data.train.N)
+        else:
+            self.model.dropout_rng.bit_generator.state = ck.meta["rng"]
+            self.opt.load_state_dict(ck.optim)
+            self.step, self.epoch, self.batch = ck.meta["step"], ck.meta["epoch"], ck.meta["batch"]
+            best = ck.meta["best_val_loss"]
+            self.best = min(best if best is not None else math.inf, folder.best_saved_loss())
+            self.elapsed0 = ck.meta.get("elapsed_s", 0.0)
+            self.state = ck.state
+        self.budget = Budget(cfg, data.steps_per_epoch, clock,
+                             ck.meta.get("lr_progress", 0.0) if ck is not None else 0.0)
+        folder.write_config({k: v for k, v in meta.items() if not k.startswith("vocab")}
+                            | {"vocab_size": len(data.vocab)})
+        rows = folder.start_metrics(self.step if ck is not None else None)
+        self.row_step = int(rows[-1]["step"]) if rows else -1   # the step of the last row
+        self.last_val = float(rows[-1]["val_loss"]) if rows else math.nan
+        self.full_val = math.nan
+        self.eval_s = 0.0                              # seconds spent evaluating
+        self.lr = self.learning_rate()
 
     # ---------------------------------------------------------------- the loop
-    def save(name):
-        p = progress()
-        meta = dict(meta_static, step=step, epoch=epoch, batch=batch,
-                    best_val_loss=None if math.isinf(best) else best,
-                    lr_progress=p if p is not None else min(step / total_steps, 1.0),
-                    rng=model.dropout_rng.bit_generator.state,
-                    elapsed_s=elapsed0 + clock() - t_start)
-        ckpt.save(run_dir / name, meta, model.params, opt.state_dict(), state)
 
-    def replot():
-        try:
-            plot_runs([(run_dir.name, read_metrics(metrics_file))], run_dir / "loss.png")
-        except CharlstmError:
-            pass
+    def run(self) -> TrainResult:
+        cfg, model, opt, budget = self.cfg, self.model, self.opt, self.budget
+        self.log_header()
+        bar = tqdm(total=budget.total_steps, initial=self.step, disable=cfg.quiet, unit="step",
+                   dynamic_ncols=True, file=sys.stderr, leave=True)
+        budget.start()
+        self.meter = _Meter(self.clock, self.chars())
+        self.step0, diverged = self.step, None
+        with _StopFlag() as interrupted:
+            while (stopped_by := budget.stop_reason(self.step, interrupted.set)) is None:
+                x, y = self.next_batch()
+                self.lr = self.learning_rate()
+                loss, grads, new_state = model.loss_and_grads(x, y, self.state)
+                norm = clip_grads(grads, cfg.grad_clip, cfg.clip_mode)
+                if not (math.isfinite(loss) and math.isfinite(norm)):
+                    stopped_by, diverged = "nan", self.divergence(loss, norm)
+                    break
+                opt.step(model.params, grads, self.lr)
+                self.count(loss, norm, new_state)
+                bar.update(1)
+                if self.step % cfg.eval_every == 0:
+                    self.evaluate()
+                if self.step % cfg.checkpoint_every == 0:
+                    self.save("latest.npz")
+                self.show_progress(bar, loss)
+            bar.close()
+            self.finish(stopped_by)
+        if diverged:
+            raise Diverged(diverged)
+        return TrainResult(self.folder.path, self.step, self.epoch, self.best, self.last_val,
+                           stopped_by, self.full_val)
 
-    def evaluate_and_log(final=False):
-        nonlocal best, last_row_step, last_val, train_sum, train_n, norm_sum, t_mark, chars_mark
-        nonlocal eval_s, full_val
-        t_eval = clock()
-        scored = step == last_row_step                 # the slice was scored at this step
-        val = last_val if scored else evaluate(model, val_batches)
-        if final:
-            full_val = val if val_batches is val_full else evaluate(model, val_full)
-        now = clock()
-        eval_s += now - t_eval
-        if scored:                                     # add the whole split to that row
-            _amend_last_row(metrics_file, val_full=f"{full_val:.6f}", eval_s=f"{eval_s:.2f}")
-            if val_batches is not val_full:
-                log(f"whole validation split ({val_full.chars_per_epoch:,} chars): "
-                    f"{full_val:.4f} nats/char ({full_val / math.log(2):.3f} bits/char)")
-            replot()
-            return val
-        chars = step * N_train * T
-        row = {"step": step, "epoch": f"{step / spe:.4f}", "chars": chars,
-               "train_loss": f"{train_sum / train_n:.6f}" if train_n else "",
-               "val_loss": f"{val:.6f}", "val_bpc": f"{val / math.log(2):.6f}",
-               "lr": f"{lr:.6g}", "grad_norm": f"{norm_sum / train_n:.4f}" if train_n else "",
-               "chars_per_s": f"{(chars - chars_mark) / max(now - t_mark, 1e-9):.1f}",
-               "elapsed_s": f"{elapsed0 + now - t_start:.2f}",
-               "val_chars": val_batches.chars_per_epoch,
-               "val_full": f"{full_val:.6f}" if final else "", "eval_s": f"{eval_s:.2f}"}
-        with open(metrics_file, "a", newline="", encoding="utf-8") as f:
-            csv.DictWriter(f, METRICS).writerow(row)
-        last_row_step, last_val = step, val
-        train_sum = train_n = norm_sum = 0
-        log(f"step {step} (epoch {step / spe:.2f}): train {row['train_loss'] or '-'}, "
-            f"val {val:.4f} nats/char ({val / math.log(2):.3f} bits/char), "
-            f"{row['chars_per_s']} chars/s")
-        if final and val_batches is not val_full:
-            log(f"whole validation split ({val_full.chars_per_epoch:,} chars): "
-                f"{full_val:.4f} nats/char ({full_val / math.log(2):.3f} bits/char)")
-        if val < best:
-            best = val
-            save("best.npz")
-        if cfg.sample_chars:
-            text = sample(model, vocab, cfg.sample_chars,
-                          rng=np.random.default_rng([cfg.seed, step]), temperature=0.8)
-            with open(run_dir / "samples.txt", "a", encoding="utf-8") as f:
-                f.write(f"--- step {step}, val loss {val:.4f} nats/char\n{text}\n\n")
-        replot()
-        t_mark, chars_mark = clock(), chars
-        return val
+    # ---------------------------------------------------------------- its steps
 
-    from tqdm import tqdm
-    if not cfg.quiet:                                  # print above the progress bar
-        log = lambda s: tqdm.write(s, file=sys.stderr)  # noqa: E731
-    bar = tqdm(total=total_steps, initial=step, disable=cfg.quiet, unit="step",
-               dynamic_ncols=True, file=sys.stderr, leave=True)
-    t_start, step0 = clock(), step
-    deadline = t_start + 60 * minutes if minutes is not None else math.inf
-    t_mark, chars_mark = t_start, step * N_train * T
-    train_sum = norm_sum = 0.0
-    train_n = 0
-    eval_s, full_val = 0.0, math.nan
+    def next_batch(self):
+        """The next training batch; at the start of an epoch the carried state is reset."""
+        if self.batch == 0:
+            self.state = self.model.init_state(self.data.train.N)
+        return self.data.train.get(self.batch)
 
-    def progress():
-        """Share of the budget used, for the decaying schedules: by steps when the run
-        has a step limit, else by time, continuing from where a resumed run stopped."""
-        if total_steps is not None:
-            return None                                # learning_rate counts the steps
-        return p0 + (1 - p0) * min((clock() - t_start) / (60 * minutes), 1.0)
-
-    def lr_at(step, epoch):
-        return learning_rate(cfg.lr, step, schedule=cfg.lr_schedule, epoch=epoch,
+    def learning_rate(self) -> float:
+        cfg = self.cfg
+        return learning_rate(cfg.lr, self.step, schedule=cfg.lr_schedule, epoch=self.epoch,
                              decay=cfg.lr_decay, decay_every=cfg.lr_decay_every,
-                             warmup=cfg.warmup_steps, total_steps=total_steps,
-                             min_lr=cfg.min_lr, progress=progress())
+                             warmup=cfg.warmup_steps, total_steps=self.budget.total_steps,
+                             min_lr=cfg.min_lr, progress=self.budget.time_progress())
 
-    # A resumed time-limited run goes on decaying from the progress it had reached, over
-    # this invocation's budget; one whose decay had ended starts a new one (warm restart).
-    p0 = ck.meta.get("lr_progress", 0.0) if ck is not None else 0.0
-    if total_steps is None and cfg.lr_schedule in ("linear", "cosine") and p0 >= 0.999:
-        log(f"the learning rate had decayed to --min-lr {cfg.min_lr:g}: this run restarts "
-            f"the {cfg.lr_schedule} decay from --lr {cfg.lr:g} over {minutes:g} min")
-        p0 = 0.0
-    lr = lr_at(step, epoch)
-    stopped_by = None
-    diverged = None
-    with _StopFlag() as interrupted:
-        while True:
-            if total_steps is not None and step >= total_steps:
-                stopped_by = "epochs" if total_steps == epoch_steps else "steps"
-                break
-            if clock() >= deadline:
-                stopped_by = "time"
-                break
-            if interrupted.set:
-                stopped_by = "interrupt"
-                break
-            if batch == 0:                             # new epoch: reset the carried state
-                state = model.init_state(N_train)
-            x, y = train_batches.get(batch)
-            lr = lr_at(step, epoch)
-            loss, grads, new_state = model.loss_and_grads(x, y, state)
-            norm = clip_grads(grads, cfg.grad_clip, cfg.clip_mode)
-            if not (math.isfinite(loss) and math.isfinite(norm)):
-                diverged = (f"the loss became {'NaN' if math.isnan(loss) else loss} at step "
-                            f"{step + 1} (gradient norm {norm:.3g}); lower --lr (now {cfg.lr:g}) "
-                            f"or --grad-clip; the last finite weights are in {run_dir}/latest.npz")
-                stopped_by = "nan"
-                break
-            opt.step(model.params, grads, lr)
-            state = new_state                          # detached: only values carry over
-            step += 1
-            batch += 1
-            if batch == spe:
-                batch, epoch = 0, epoch + 1
-            train_sum += loss
-            norm_sum += norm
-            train_n += 1
-            bar.update(1)
-            if step % cfg.eval_every == 0:
-                evaluate_and_log()
-            if step % cfg.checkpoint_every == 0:
-                save("latest.npz")
-            if not cfg.quiet and (step % 10 == 0 or step == 1):
-                el = clock() - t_start
-                post = {"loss": f"{loss:.3f}",
-                        "val": "-" if math.isnan(last_val) else f"{last_val:.3f}",
-                        "chars/s": f"{(step - step0) * N_train * T / max(el, 1e-9):,.0f}"}
-                if minutes is not None and total_steps is None:
-                    post["left"] = f"{max(deadline - t_start - el, 0) / 60:.1f}min"
-                bar.set_postfix(post, refresh=False)
-        bar.close()
-        # Whatever stopped the run: a final validation pass and checkpoint.
+    def count(self, loss, norm, new_state):
+        """Move on one step: the state carried to the next batch (values only), the step,
+        batch and epoch counters, and the running averages."""
+        self.state = new_state
+        self.step += 1
+        self.batch += 1
+        if self.batch == self.data.steps_per_epoch:
+            self.batch, self.epoch = 0, self.epoch + 1
+        self.meter.add(loss, norm)
+
+    def chars(self) -> int:
+        return self.step * self.data.train.N * self.data.train.T
+
+    def divergence(self, loss, norm) -> str:
+        return (f"the loss became {'NaN' if math.isnan(loss) else loss} at step "
+                f"{self.step + 1} (gradient norm {norm:.3g}); lower --lr (now {self.cfg.lr:g}) "
+                f"or --grad-clip; the last finite weights are in {self.folder.path}/latest.npz")
+
+    def save(self, name):
+        meta = dict(self.meta, step=self.step, epoch=self.epoch, batch=self.batch,
+                    best_val_loss=None if math.isinf(self.best) else self.best,
+                    lr_progress=self.budget.progress(self.step),
+                    rng=self.model.dropout_rng.bit_generator.state,
+                    elapsed_s=self.elapsed0 + self.budget.elapsed())
+        self.folder.save_checkpoint(name, meta, self.model, self.opt, self.state)
+
+    def evaluate(self, final=False):
+        """Score the validation slice (and at the end the whole split), write a metrics row,
+        keep best.npz, sample some text and redraw the plot."""
+        data, folder = self.data, self.folder
+        t_eval = self.clock()
+        if self.step == self.row_step:                 # already scored: the end of a run
+            val = self.last_val                        # that stopped on an evaluation step
+        else:
+            val = evaluate(self.model, data.val_slice)
+        if final:
+            self.full_val = (val if data.val_slice is data.val_full
+                             else evaluate(self.model, data.val_full))
+        now = self.clock()
+        self.eval_s += now - t_eval
+        if self.step == self.row_step:                 # add the whole split to that row
+            folder.amend_last_metrics(val_full=f"{self.full_val:.6f}", eval_s=f"{self.eval_s:.2f}")
+            self.log_whole_split()
+            folder.replot()
+            return
+        chars = self.chars()
+        row = {"step": self.step, "epoch": f"{self.step / data.steps_per_epoch:.4f}",
+               "chars": chars, "val_loss": f"{val:.6f}", "val_bpc": f"{val / math.log(2):.6f}",
+               "lr": f"{self.lr:.6g}", **self.meter.fields(chars, now),
+               "elapsed_s": f"{self.elapsed0 + now - self.budget.t_start:.2f}",
+               "val_chars": data.val_slice.chars_per_epoch,
+               "val_full": f"{self.full_val:.6f}" if final else "", "eval_s": f"{self.eval_s:.2f}"}
+        folder.append_metrics(row)
+        self.row_step, self.last_val = self.step, val
+        self.log(f"step {self.step} (epoch {self.step / data.steps_per_epoch:.2f}): train "
+                 f"{row['train_loss'] or '-'}, val {_nats(val)}, {row['chars_per_s']} chars/s")
+        if final:
+            self.log_whole_split()
+        if val < self.best:
+            self.best = val
+            self.save("best.npz")
+        if self.cfg.sample_chars:
+            text = sample(self.model, data.vocab, self.cfg.sample_chars,
+                          rng=np.random.default_rng([self.cfg.seed, self.step]), temperature=0.8)
+            folder.append_sample(self.step, val, text)
+        folder.replot()
+        self.meter.reset(chars)
+
+    def finish(self, stopped_by):
+        """Whatever stopped the run: a last evaluation (the whole split) and latest.npz."""
         try:
             if stopped_by != "nan":
-                evaluate_and_log(final=True)
+                self.evaluate(final=True)
         except KeyboardInterrupt:
-            log("second Ctrl-C: skipping the final validation pass")
-        if stopped_by != "nan" or all(np.isfinite(p).all() for p in model.params.values()):
-            save("latest.npz")
-    log(f"stopped by {stopped_by} at step {step} (epoch {step / spe:.2f}); "
-        f"val loss {last_val:.4f} nats/char = {last_val / math.log(2):.4f} bits/char; "
-        f"best {best:.4f}; whole validation split {full_val:.4f}; run folder {run_dir}")
-    if diverged:
-        raise Diverged(diverged)
-    return TrainResult(run_dir, step, epoch, best, last_val, stopped_by, full_val)
+            self.log("second Ctrl-C: skipping the final validation pass")
+        if stopped_by != "nan" or all(np.isfinite(p).all() for p in self.model.params.values()):
+            self.save("latest.npz")
+        self.log(f"stopped by {stopped_by} at step {self.step} (epoch "
+                 f"{self.step / self.data.steps_per_epoch:.2f}); val loss {self.last_val:.4f} "
+                 f"nats/char = {self.last_val / math.log(2):.4f} bits/char; best "
+                 f"{self.best:.4f}; whole validation split {self.full_val:.4f}; "
+                 f"run folder {self.folder.path}")
+
+    # ---------------------------------------------------------------- what the user sees
+
+    def log_header(self):
+        cfg, data, log, budget = self.cfg, self.data, self.log, self.budget
+        n_train, n_val = data.train_chars, data.val_chars
+        for w in data.warnings:
+            log(w)
+        log(f"corpus: {data.source}: {data.chars:,} chars, vocab {len(data.vocab)}, "
+            f"train {n_train:,} / val {n_val:,}"
+            + (" (ids from the cache)" if data.from_cache else ""))
+        if n_val > 20 * data.slice_chars and n_val > 1_000_000:
+            log(f"note: the run ends by scoring the whole validation split, {n_val:,} "
+                f"chars; that takes about as long as training on a third as many. Lower "
+                f"--val-frac (now {cfg.val_frac:g}) to shorten it")
+        if data.vocab.unknown_char is not None:
+            log(f"rare characters (seen fewer than {cfg.min_char_count} times, or beyond "
+                f"--max-vocab {cfg.max_vocab}) are folded into one unknown symbol, U+FFFD")
+        log(f"model: {cfg.num_layers}-layer {cfg.cell}, hidden {cfg.hidden_size}, embed "
+            f"{cfg.embed_size}, {self.model.num_params:,} parameters, {cfg.dtype}")
+        log(f"batches: N={data.train.N} x T={data.train.T}, {data.steps_per_epoch} steps per "
+            f"epoch; {cfg.optimizer} lr {cfg.lr:g}; stop after {budget.describe()}; "
+            f"run folder {self.folder.path}")
+        if self.resumed:
+            log(f"resuming at step {self.step} (epoch {self.epoch}, batch {self.batch})")
+        else:
+            log(f"a fresh model's loss is ln V = {math.log(len(data.vocab)):.3f} nats/char")
+        if budget.restarted:
+            log(f"the learning rate had decayed to --min-lr {cfg.min_lr:g}: this run restarts "
+                f"the {cfg.lr_schedule} decay from --lr {cfg.lr:g} over {budget.minutes:g} min")
+
+    def log_whole_split(self):
+        if self.data.val_slice is not self.data.val_full:
+            self.log(f"whole validation split ({self.data.val_full.chars_per_epoch:,} chars): "
+                     f"{_nats(self.full_val)}")
+
+    def show_progress(self, bar, loss):
+        if self.cfg.quiet or not (self.step % 10 == 0 or self.step == self.step0 + 1):
+            return
+        el = self.budget.elapsed()
+        post = {"loss": f"{loss:.3f}",
+                "val": "-" if math.isnan(self.last_val) else f"{self.last_val:.3f}",
+                "chars/s": f"{(self.step - self.step0) * self.data.train.N * self.data.train.T / max(el, 1e-9):,.0f}"}
+        left = self.budget.minutes_left()
+        if left is not None:
+            post["left"] = f"{left:.1f}min"
+        bar.set_postfix(post, refresh=False)
