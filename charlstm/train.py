@@ -5,6 +5,10 @@
 
 A run folder holds config.json, metrics.csv, latest.npz, best.npz, loss.png and
 samples.txt. ``train(..., resume="runs/demo")`` continues it exactly where it stopped.
+
+Reading order: ``train()`` (settings, data, folder) -> ``Trainer.run()`` (the loop) ->
+the Trainer's steps (``next_batch``, ``count``, ``evaluate``, ``save``, ``finish``).
+``RunFolder`` owns the files, ``Budget`` the stopping rules, ``TrainData`` the batches.
 """
 
 from __future__ import annotations
