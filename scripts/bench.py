@@ -2,11 +2,20 @@
 
     python scripts/bench.py            # about 1.5-2 minutes on 2 cores
     python scripts/bench.py --quick    # fewer repetitions, for a smoke test
+    python scripts/bench.py --e2e      # also `charlstm train` end to end, on Tiny Shakespeare
+    python scripts/bench.py --scaling  # chars/s against H and N instead -> docs/scaling.png
 
 Prints a Markdown table and writes the figures as JSON to runs/bench/bench-<time>.json.
 Without torch installed, charlstm's figures are printed alone. Each timing runs in a
 fresh process, the two implementations alternate, and medians are taken, so machine
 drift affects both alike and neither's thread pool disturbs the other's.
+
+--e2e times whole training commands: `charlstm train CORPUS --max-steps K` against a
+PyTorch script that does the same work (scripts/quality.py's PyTorch side: the corpus,
+char-rnn batches, the same model and optimizer), periodic evaluation off, each at K = 4
+and K = 16 steps; the difference of the two wall times over 12 steps cancels start-up
+(imports, reading the corpus, the final validation pass), leaving the cost of a step as
+the command line pays it.
 """
 
 from __future__ import annotations
@@ -17,6 +26,7 @@ import os
 import platform
 import subprocess
 import sys
+import tempfile
 import time
 from datetime import datetime
 from pathlib import Path
@@ -214,12 +224,110 @@ def peak_memory(job: str, cfg: dict) -> tuple[int, int]:
     return int(out[0]), int(out[1])
 
 
+# --------------------------------------------------------------------------- end to end
+
+E2E_STEPS = (4, 16)
+
+
+def e2e_seconds(job: str, cfg: dict, corpus: str, steps: int) -> float:
+    """Wall seconds of one whole training command of ``steps`` steps, in a fresh process."""
+    settings = {"hidden_size": cfg["H"], "num_layers": cfg["L"], "batch_size": cfg["N"],
+                "seq_len": cfg["T"], "dropout": cfg.get("dropout", 0.0), "embed_size": E,
+                "eval_every": 10**9, "checkpoint_every": 10**9, "sample_chars": 0}
+    if job == "charlstm":
+        flags = [f"--{k.replace('_', '-')}={v}" for k, v in settings.items()
+                 if k != "num_layers"] + [f"--layers={cfg['L']}"]
+        with tempfile.TemporaryDirectory() as tmp:
+            cmd = [sys.executable, "-m", "charlstm", "train", corpus, "--max-steps", str(steps),
+                   "--run-dir", tmp, "--overwrite", "--quiet", *flags]
+            t = time.perf_counter()
+            subprocess.run(cmd, check=True, cwd=ROOT, capture_output=True)
+            return time.perf_counter() - t
+    cmd = [sys.executable, str(ROOT / "scripts" / "quality.py"), "--child",
+           json.dumps([corpus, 0, 0, settings, steps])]
+    t = time.perf_counter()
+    subprocess.run(cmd, check=True, cwd=ROOT, capture_output=True)
+    return time.perf_counter() - t
+
+
+def time_e2e(jobs: list, cfg: dict, corpus: str, rounds: int) -> dict:
+    """Seconds per step of each job as the command pays it: the median over rounds of
+    (time of a 16-step run - time of a 4-step run) / 12, the jobs alternating."""
+    per_step = {j: [] for j in jobs}
+    short, long = E2E_STEPS
+    for _ in range(rounds):
+        for j in jobs:
+            t_long = e2e_seconds(j, cfg, corpus, long)
+            t_short = e2e_seconds(j, cfg, corpus, short)
+            per_step[j].append((t_long - t_short) / (long - short))
+    return {j: float(np.median(v)) for j, v in per_step.items()}
+
+
+# --------------------------------------------------------------------------- scaling
+
+SCALING_H = [64, 128, 256, 512, 1024]
+SCALING_N = [1, 8, 32, 128]
+
+
+def scaling(jobs: list, peak: float, rounds: int, reps: int, out: Path, quick=False) -> dict:
+    """chars/s for H in SCALING_H (L=2, N=50, T=50) and N in SCALING_N (H=256), each
+    implementation in fresh processes, alternating; drawn to ``out``."""
+    hs, ns = (SCALING_H[:2], SCALING_N[:2]) if quick else (SCALING_H, SCALING_N)
+    series = {"H": [], "N": []}
+    for axis, values in (("H", hs), ("N", ns)):
+        for v in values:
+            c = dict(H=v, L=2, N=50, T=50) if axis == "H" else dict(H=256, L=2, N=v, T=50)
+            r = max(1, reps if c["H"] * c["N"] < 512 * 50 else reps // 2)
+            t = time_alternating("train", jobs, c, rounds, r)
+            chars = c["N"] * c["T"]
+            row = {"config": c, axis: v, "peak_chars_per_s": peak * chars / step_flops(**c),
+                   **{f"{j}_chars_per_s": chars / t[j] for j in jobs}}
+            series[axis].append(row)
+            print(f"  scaling {axis}={v}: " + ", ".join(
+                f"{j} {row[f'{j}_chars_per_s']:,.0f}" for j in jobs) + " chars/s", file=sys.stderr)
+    draw_scaling(series, jobs, peak, out)
+    return series
+
+
+def draw_scaling(series: dict, jobs: list, peak: float, out: Path):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    style = {"charlstm": dict(color="C0", marker="o"), "torch": dict(color="C3", marker="s")}
+    for ax, axis, label in ((axes[0], "H", "hidden size H (L=2, N=50, T=50)"),
+                            (axes[1], "N", "batch size N (H=256, L=2, T=50)")):
+        rows = series[axis]
+        xs = [r[axis] for r in rows]
+        for j in jobs:
+            ax.plot(xs, [r[f"{j}_chars_per_s"] for r in rows], label=j, **style[j])
+        ax.plot(xs, [r["peak_chars_per_s"] for r in rows], "k--", lw=1,
+                label=f"all matrix products at {peak / 1e9:.0f} GFLOP/s")
+        ax.set_xscale("log", base=2)
+        ax.set_yscale("log")
+        ax.set_xticks(xs, [str(x) for x in xs])
+        ax.set_xlabel(label)
+        ax.set_ylabel("training chars/s")
+        ax.grid(True, which="both", alpha=0.3)
+    axes[0].legend(fontsize=8)
+    fig.suptitle("charlstm vs PyTorch CPU LSTM, training throughput", fontsize=10)
+    fig.tight_layout()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=110)
+    plt.close(fig)
+
+
 # --------------------------------------------------------------------------- main
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="fewer repetitions (smoke test)")
     ap.add_argument("--reps", type=int, default=None, help="timed repetitions per config")
+    ap.add_argument("--e2e", action="store_true", help="also time `charlstm train` end to end")
+    ap.add_argument("--corpus", default=str(ROOT / "data" / "tinyshakespeare.txt"),
+                    help="the corpus of the end-to-end timing [default: data/tinyshakespeare.txt]")
+    ap.add_argument("--scaling", action="store_true", help="chars/s against H and N, drawn to --figure")
+    ap.add_argument("--figure", type=Path, default=ROOT / "docs" / "scaling.png")
     ap.add_argument("--out", type=Path, default=ROOT / "runs" / "bench")
     ap.add_argument("--child", help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -232,6 +340,12 @@ def main():
               "torch": torch.__version__ if torch else None, "train": {}}
     peak = matmul_peak()
     result["matmul_peak_gflops"] = peak / 1e9
+    if args.scaling:
+        return report_scaling(result, scaling(jobs, peak, rounds, reps, args.figure, args.quick),
+                              jobs, args)
+    if args.e2e and not Path(args.corpus).exists():
+        sys.exit(f"error: corpus {args.corpus} not found; `charlstm download tinyshakespeare` "
+                 "fetches data/tinyshakespeare.txt, or pass --corpus FILE")
 
     rows = []
     for name, c in [(n, c) for n, c in CONFIGS.items()] + [
@@ -246,6 +360,12 @@ def main():
         if torch is not None:
             r["torch_chars_per_s"] = chars / t["torch"]
             r["ratio"] = t["torch"] / t["charlstm"]
+        if args.e2e and "gru" not in name:
+            e = time_e2e(jobs, c, args.corpus, 1 if args.quick else 2)
+            r["e2e_charlstm_chars_per_s"] = chars / e["charlstm"]
+            if torch is not None:
+                r["e2e_torch_chars_per_s"] = chars / e["torch"]
+                r["e2e_ratio"] = e["torch"] / e["charlstm"]
         result["train"][name] = r
         rows.append((name, c, r))
         print(f"  {name}: done", file=sys.stderr)
@@ -272,6 +392,17 @@ def main():
         print(f"| {name.split()[0]} | {c.get('cell', 'lstm')} | {c['H']} | {c['L']} | {c['N']} | {c['T']} | {c.get('dropout', 0.0):g} "
               f"| {r['charlstm_chars_per_s']:,.0f} "
               f"| {tc} | {ratio} | {r['charlstm_gflops']:.0f} | {r['charlstm_pct_of_peak']:.0f}% |")
+    if args.e2e:
+        print("\nend to end (`charlstm train --max-steps`, start-up cancelled by differencing "
+              f"{E2E_STEPS[0]}- and {E2E_STEPS[1]}-step runs on {Path(args.corpus).name}):\n")
+        print("| config | charlstm chars/s | torch chars/s | ratio | charlstm in-process chars/s |")
+        print("|---|---|---|---|---|")
+        for name, c, r in rows:
+            if "e2e_charlstm_chars_per_s" in r:
+                tc = f"{r['e2e_torch_chars_per_s']:,.0f}" if "e2e_torch_chars_per_s" in r else "-"
+                ratio = f"{r['e2e_ratio']:.2f}x" if "e2e_ratio" in r else "-"
+                print(f"| {name} | {r['e2e_charlstm_chars_per_s']:,.0f} | {tc} | {ratio} "
+                      f"| {r['charlstm_chars_per_s']:,.0f} |")
     s = result["sample"]
     ratio = f" ({s['charlstm'] / s['torch']:.1f}x)" if "torch" in s else ""
     print(f"\nsampling, large model, one stream: charlstm {s['charlstm']:,.0f} chars/s"
@@ -285,6 +416,26 @@ def main():
     path = args.out / f"bench-{datetime.now():%Y%m%d-%H%M%S}.json"
     path.write_text(json.dumps(result, indent=2) + "\n")
     print(f"\nwrote {path}")
+
+
+def report_scaling(result, series, jobs, args):
+    result["scaling"] = series
+    print(f"\nscaling, {result['date']}, {result['cores']} cores; float32 matmul peak "
+          f"{result['matmul_peak_gflops']:.0f} GFLOP/s; training chars/s\n")
+    print("| config | charlstm | torch | ratio | matrix products at peak |")
+    print("|---|---|---|---|---|")
+    for axis in ("H", "N"):
+        for r in series[axis]:
+            c = r["config"]
+            tc = f"{r['torch_chars_per_s']:,.0f}" if "torch_chars_per_s" in r else "-"
+            ratio = (f"{r['charlstm_chars_per_s'] / r['torch_chars_per_s']:.2f}x"
+                     if "torch_chars_per_s" in r else "-")
+            print(f"| H={c['H']} N={c['N']} | {r['charlstm_chars_per_s']:,.0f} | {tc} | {ratio} "
+                  f"| {r['peak_chars_per_s']:,.0f} |")
+    args.out.mkdir(parents=True, exist_ok=True)
+    path = args.out / f"scaling-{datetime.now():%Y%m%d-%H%M%S}.json"
+    path.write_text(json.dumps(result, indent=2) + "\n")
+    print(f"\nwrote {path} and {args.figure}")
 
 
 if __name__ == "__main__":

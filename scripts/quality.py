@@ -56,9 +56,10 @@ def run_charlstm(corpus, minutes, out_dir, seed):
             "chars_per_s": int(last["chars"]) / float(last["elapsed_s"])}
 
 
-def torch_child(corpus, minutes, seed):
-    """The same training in PyTorch (runs in its own process)."""
-    cfg = TrainConfig()
+def torch_child(corpus, minutes, seed, settings=None, max_steps=None):
+    """The same training in PyTorch (runs in its own process). settings: TrainConfig fields
+    to change (scripts/bench.py's end-to-end timing uses them, with max_steps)."""
+    cfg = TrainConfig(**(settings or {}))
     torch.manual_seed(seed)
     enc = encode_corpus(corpus, cfg.encoding, progress=False)
     V = len(enc.vocab)
@@ -102,10 +103,11 @@ def torch_child(corpus, minutes, seed):
     deadline = t0 + 60 * minutes
     step = batch = 0
     state = None
-    while time.perf_counter() < deadline:
+    while (time.perf_counter() < deadline) if max_steps is None else (step < max_steps):
         if batch == 0:
             state = None
-        progress = (time.perf_counter() - t0) / (60 * minutes)
+        progress = ((time.perf_counter() - t0) / (60 * minutes) if max_steps is None
+                    else step / max_steps)
         lr = learning_rate(cfg.lr, step, schedule=cfg.lr_schedule, warmup=cfg.warmup_steps,
                            min_lr=cfg.min_lr, progress=progress)
         for g in opt.param_groups:
@@ -143,8 +145,7 @@ def main():
     ap.add_argument("--child", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
-        corpus, minutes, seed = json.loads(args.child)
-        print(json.dumps(torch_child(corpus, minutes, seed)))
+        print(json.dumps(torch_child(*json.loads(args.child))))
         return
     corpora = args.corpus or [str(ROOT / "data" / "tinyshakespeare.txt"), "python-docs"]
     for c in corpora:

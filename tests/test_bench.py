@@ -47,3 +47,24 @@ def test_gru_jobs_run_and_count_three_gate_blocks():
     bench.numpy_job(H=8, L=2, N=2, T=3, dropout=0.2, cell="gru")()
     N, T, H = 2, 3, 5
     assert bench.step_flops(H, 1, N, T, cell="gru") == 3 * 2 * N * T * (64 + H) * 3 * H + 3 * 2 * N * T * H * 65
+
+
+def test_end_to_end_timing_runs_both_commands(tmp_path):
+    """One whole `charlstm train` (and the PyTorch script, if torch is here) of 2 steps."""
+    from conftest import make_text
+    corpus = tmp_path / "c.txt"
+    corpus.write_text(make_text(20000), encoding="utf-8")
+    cfg = dict(H=8, L=2, N=4, T=8, dropout=0.1)
+    assert bench.e2e_seconds("charlstm", cfg, str(corpus), 2) > 0
+    if bench.torch is not None:
+        assert bench.e2e_seconds("torch", cfg, str(corpus), 2) > 0
+
+
+def test_scaling_figure_is_drawn(tmp_path):
+    rows = lambda axis, xs: [{axis: x, "config": {}, "peak_chars_per_s": 1e5 * x,
+                              "charlstm_chars_per_s": 1e4 * x, "torch_chars_per_s": 2e4 * x}
+                             for x in xs]
+    out = tmp_path / "scaling.png"
+    bench.draw_scaling({"H": rows("H", [64, 128]), "N": rows("N", [1, 8])},
+                       ["charlstm", "torch"], 70e9, out)
+    assert out.stat().st_size > 10_000
