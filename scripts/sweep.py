@@ -1,0 +1,118 @@
+"""The defaults sweep: `charlstm train` with one setting changed at a time, same budget.
+
+    python scripts/sweep.py --corpus data/tinyshakespeare.txt --minutes 5 \\
+        --variant base= --variant lr=1e-2 --variant dropout=0.1 --variant batch-size=64
+
+Each variant is a name=flags pair; the flags are added to `charlstm train CORPUS --minutes M`
+(`base=` adds none, `lr=1e-2` is short for `lr=1e-2=--lr 1e-2`, and `big=--hidden-size 384
+--embed-size 96` sets several). Every variant runs on every corpus, each in a fresh process,
+one after the other; --repeats N runs the whole list N times over, so variants alternate and
+a slow patch of a shared machine does not fall on one of them. The figure is the loss on
+the whole validation split after the budget (metrics.csv's val_full). --parallel 2 runs two
+at a time with one BLAS thread each: more runs per hour on 2 cores, but not the setting a
+user's run has, so confirm a winner alone.
+
+Writes runs/sweep/sweep-<time>.json and prints a Markdown table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def parse_variant(text: str) -> tuple[str, list[str]]:
+    name, _, flags = text.partition("=")
+    if not name:
+        raise SystemExit(f"error: --variant {text!r}: give NAME=FLAGS, e.g. lr=1e-2 or base=")
+    if flags and not flags.startswith("--"):                   # lr=1e-2 -> --lr 1e-2
+        name, flags = text, f"--{name} {flags}"
+    return name, flags.split()
+
+
+def run_one(corpus, minutes, flags, run_dir, threads=None):
+    """Start `charlstm train`; returns the process (its run folder is run_dir)."""
+    env = dict(os.environ)
+    if threads:
+        env.update(OPENBLAS_NUM_THREADS=str(threads), OMP_NUM_THREADS=str(threads),
+                   MKL_NUM_THREADS=str(threads))
+    cmd = [sys.executable, "-m", "charlstm", "train", str(corpus), "--minutes", str(minutes),
+           "--run-dir", str(run_dir), "--overwrite", "--quiet", "--sample-chars", "0", *flags]
+    return subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True)
+
+
+def result_of(proc, run_dir) -> dict:
+    _, err = proc.communicate()
+    if proc.returncode != 0:
+        return {"error": (err.strip().splitlines() or ["?"])[-1]}
+    with open(Path(run_dir) / "metrics.csv", newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    last = rows[-1]
+    return {"val_full": float(last["val_full"]), "steps": int(last["step"]),
+            "epochs": float(last["epoch"]),
+            "best_val_slice": min(float(r["val_loss"]) for r in rows),
+            "chars_per_s": int(last["chars"]) / float(last["elapsed_s"])}
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--corpus", action="append", required=True, help="repeatable")
+    ap.add_argument("--variant", action="append", required=True, help="NAME=FLAGS, repeatable")
+    ap.add_argument("--minutes", type=float, default=5.0)
+    ap.add_argument("--repeats", type=int, default=1)
+    ap.add_argument("--parallel", type=int, default=1, choices=[1, 2])
+    ap.add_argument("--out", type=Path, default=ROOT / "runs" / "sweep")
+    args = ap.parse_args(argv)
+    variants = [parse_variant(v) for v in args.variant]
+    jobs = [(r, c, name, flags) for r in range(args.repeats) for c in args.corpus
+            for name, flags in variants]
+    results = []
+    with tempfile.TemporaryDirectory(prefix="charlstm-sweep-") as tmp:
+        for i in range(0, len(jobs), args.parallel):
+            batch = jobs[i:i + args.parallel]
+            threads = 1 if args.parallel > 1 else None
+            procs = [(job, run_one(job[1], args.minutes, job[3], Path(tmp) / f"r{i + k}", threads),
+                      Path(tmp) / f"r{i + k}") for k, job in enumerate(batch)]
+            for (rep, corpus, name, flags), proc, run_dir in procs:
+                res = {"corpus": corpus, "variant": name, "flags": " ".join(flags),
+                       "repeat": rep, **result_of(proc, run_dir)}
+                results.append(res)
+                print(json.dumps(res), flush=True)
+    args.out.mkdir(parents=True, exist_ok=True)
+    out = args.out / f"sweep-{datetime.now():%Y%m%d-%H%M%S}.json"
+    out.write_text(json.dumps({"minutes": args.minutes, "parallel": args.parallel,
+                               "when": time.strftime("%Y-%m-%d %H:%M"),
+                               "results": results}, indent=2) + "\n")
+    print(f"\n{args.minutes:g} min each"
+          + (", two at a time with one BLAS thread each" if args.parallel > 1 else "")
+          + f"; whole-split validation loss in nats/char (steps); {out.relative_to(ROOT)}\n")
+    print("| variant | flags | " + " | ".join(args.corpus) + " |")
+    print("|---|---|" + "---|" * len(args.corpus))
+    for name, flags in variants:
+        cells = []
+        for c in args.corpus:
+            rs = [r for r in results if r["corpus"] == c and r["variant"] == name and "val_full" in r]
+            if not rs:
+                cells.append("failed")
+                continue
+            vals = [r["val_full"] for r in rs]
+            spread = f" ±{(max(vals) - min(vals)) / 2:.3f}" if len(vals) > 1 else ""
+            cells.append(f"{statistics.mean(vals):.3f}{spread} "
+                         f"({round(statistics.mean(r['steps'] for r in rs)):,})")
+        print(f"| {name} | `{' '.join(flags)}` | " + " | ".join(cells) + " |")
+
+
+if __name__ == "__main__":
+    main()
