@@ -379,21 +379,6 @@ def lstm_step_backward(dnext_h, dnext_c, cache):
     return da @ Wx.T, da @ Wh.T, dc * f, x.T @ da, prev_h.T @ da, da.sum(0)
 
 
-def _tanh(x, out):
-    """tanh(x) = 2 / (1 + exp(-2x)) - 1, written into ``out``.
-
-    NumPy's float32 exp is about twice as fast as its tanh on this kind of CPU (1.4 vs
-    2.7 ns per element); the result is exact to round-off in absolute terms, and exp overflow
-    (x < -44 in float32) gives the right limit -1 (callers silence the warning).
-    """
-    np.multiply(x, -2.0, out=out)
-    np.exp(out, out=out)
-    out += 1.0
-    np.divide(2.0, out, out=out)
-    out -= 1.0
-    return out
-
-
 def lstm_forward(x, h0, c0, Wx, Wh, b, ws=None):
     """An LSTM over a whole sequence (same equations as ``lstm_step_forward``).
 
@@ -402,12 +387,19 @@ def lstm_forward(x, h0, c0, Wx, Wh, b, ws=None):
 
     Speed tricks, each keeping the step function's math:
     - the input projection x Wx + b for all T steps is one GEMM before the loop;
-    - one exp gives all four gates: sigmoid(z) = 1 / (1 + exp(-z)) and
-      tanh(z) = 2 sigmoid(2z) - 1. The factors -1 (i, f, o) and -2 (g) are folded into
-      copies of Wx, Wh and b, so the loop computes the scaled pre-activations directly;
+    - one tanh gives all four gates: sigmoid(z) = (1 + tanh(z / 2)) / 2, so the factor
+      1/2 of the i, f, o columns is folded into copies of Wx, Wh and b, and one call
+      over the step's (4H, N) block computes tanh(a_i / 2), ..., tanh(a_g). (NumPy 2's
+      float32 tanh is vectorised: 0.4 ns per element here, faster than its exp, so
+      this beats exp-based sigmoids, which need an add and a reciprocal more);
     - the loop works on (4H, N) blocks (see the module docstring): the recurrent GEMM is
       Wh^T h_{t-1}, which BLAS runs faster than h_{t-1} Wh for a small batch, and each
       gate is one contiguous block;
+    - every array a step reads or writes is contiguous: h_t goes to its own (H, N)
+      block of a (T+1, H, N) buffer, and one copy after the loop lays the h_t out
+      feature-major, (H, T+1, N), for the next layer and the weight gradients.
+      (Writing h_t straight into that layout, a strided (H, N) slice, made the step's
+      product and its last multiply about 35% of the step at H = 128);
     - the gate activations overwrite the pre-activations in place, in one (T, 4H, N)
       buffer, which the backward reads;
     - hs and cs hold h_{t-1}/c_{t-1} at index t, so the backward finds them without copies.
@@ -416,8 +408,8 @@ def lstm_forward(x, h0, c0, Wx, Wh, b, ws=None):
     D, T, N = X.shape
     H = h0.shape[1]
     dt = Wx.dtype
-    k = np.full(4 * H, -1.0, dtype=dt)
-    k[3 * H:] = -2.0                                   # exp(-z) for i, f, o; exp(-2z) for g
+    k = np.full(4 * H, 0.5, dtype=dt)
+    k[3 * H:] = 1.0                                    # tanh(z / 2) for i, f, o; tanh(z) for g
     pre = _empty(ws, "pre", (4 * H, T, N), dt)         # k (Wx^T x_t + b), every step
     np.matmul((Wx * k).T, _columns(X), out=_columns(pre))
     pre += (b * k)[:, None, None]
@@ -425,31 +417,31 @@ def lstm_forward(x, h0, c0, Wx, Wh, b, ws=None):
     np.copyto(gates, pre.transpose(1, 0, 2))           # one pass, then contiguous per step
     WhkT = _empty(ws, "WhkT", (4 * H, H), dt)
     np.multiply(Wh.T, k[:, None], out=WhkT)
-    hs = _empty(ws, "hs", (H, T + 1, N), dt)           # hs[:, 0] = h0, hs[:, t+1] = h_t
+    ht = _empty(ws, "ht", (T + 1, H, N), dt)           # ht[0] = h0, ht[t+1] = h_t
     cs = _empty(ws, "cs", (T + 1, H, N), dt)           # cs[0] = c0, cs[t+1] = c_t
     tcs = _empty(ws, "tcs", (T, H, N), dt)             # tanh(c_t)
-    hs[:, 0], cs[0] = h0.T, c0.T
+    ht[0], cs[0] = h0.T, c0.T
     tmp = np.empty((4 * H, N), dtype=dt)
     ig = np.empty((H, N), dtype=dt)
-    with np.errstate(over="ignore"):                   # exp(+large) = inf: the right limit
-        for t in range(T):
-            a = gates[t]
-            np.matmul(WhkT, hs[:, t], out=tmp)
-            a += tmp                                   # -a_i, -a_f, -a_o, -2 a_g
-            np.exp(a, out=a)
-            a += 1.0
-            np.reciprocal(a, out=a)                    # i, f, o, sigmoid(2 a_g)
-            i, f, o, g = a[:H], a[H:2 * H], a[2 * H:3 * H], a[3 * H:]
-            g *= 2.0
-            g -= 1.0                                   # g = tanh(a_g)
-            c = cs[t + 1]
-            np.multiply(f, cs[t], out=c)               # c_t = f * c_{t-1} + i * g
-            np.multiply(i, g, out=ig)
-            c += ig
-            _tanh(c, out=tcs[t])                       # h_t = o * tanh(c_t)
-            np.multiply(o, tcs[t], out=hs[:, t + 1])
+    for t in range(T):
+        a = gates[t]
+        np.matmul(WhkT, ht[t], out=tmp)
+        a += tmp                                       # a_i/2, a_f/2, a_o/2, a_g
+        np.tanh(a, out=a)
+        s = a[:3 * H]
+        s *= 0.5
+        s += 0.5                                       # i, f, o = (1 + tanh(a/2)) / 2
+        i, f, o, g = a[:H], a[H:2 * H], a[2 * H:3 * H], a[3 * H:]
+        c = cs[t + 1]
+        np.multiply(f, cs[t], out=c)                   # c_t = f * c_{t-1} + i * g
+        np.multiply(i, g, out=ig)
+        c += ig
+        np.tanh(c, out=tcs[t])                         # h_t = o * tanh(c_t)
+        np.multiply(o, tcs[t], out=ht[t + 1])
+    hs = _empty(ws, "hs", (H, T + 1, N), dt)           # feature-major: hs[:, t] = ht[t]
+    np.copyto(hs, ht.transpose(1, 0, 2))
     cache = (X, hs, cs, tcs, gates, Wx, Wh, ws)
-    return _logical(hs[:, 1:]), hs[:, T].T.copy(), cs[T].T.copy(), cache
+    return _logical(hs[:, 1:]), ht[T].T.copy(), cs[T].T.copy(), cache
 
 
 def lstm_backward(dh, cache, dhT=None, dcT=None, dh_out=None, dc_out=None):

@@ -644,7 +644,7 @@ class Trainer:
         now = self.clock()
         self.eval_s += now - t_eval
         if self.step == self.row_step:                 # add the whole split to that row
-            folder.amend_last_metrics(val_full=f"{self.full_val:.6f}", eval_s=f"{self.eval_s:.2f}")
+            folder.amend_last_metrics(val_full=f"{self.full_val:.6f}", eval_s=f"{self.eval_s:.4f}")
             self.log_whole_split()
             folder.replot()
             return
