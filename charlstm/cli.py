@@ -189,6 +189,7 @@ def train(
     checkpoint_every: Optional[int] = _opt("checkpoint_every", "Steps between latest.npz saves."),
     sample_chars: Optional[int] = _opt("sample_chars", "Characters sampled into samples.txt at each evaluation (0: none)."),
     quiet: bool = typer.Option(False, help="Log lines only, no progress bar."),
+    threads: Optional[int] = typer.Option(None, help="Threads a batch is split over (each a share of the sequences); 0: one per core, at most 2, for --hidden-size up to 256 (measured faster there), else 1. A run resumes bit for bit at the thread count it ran with. [default: 0]", show_default=False),
 ):
     """Train a character-level model on CORPUS; writes runs/NAME/ (checkpoints, metrics, plot)."""
     from .train import train as run_training
@@ -202,7 +203,8 @@ def train(
              "warmup_steps": warmup_steps, "min_lr": min_lr, "grad_clip": grad_clip,
              "clip_mode": clip_mode, "seed": seed, "dtype": dtype, "epochs": epochs,
              "max_steps": max_steps, "minutes": minutes, "eval_every": eval_every, "eval_chars": eval_chars,
-             "checkpoint_every": checkpoint_every, "sample_chars": sample_chars}
+             "checkpoint_every": checkpoint_every, "sample_chars": sample_chars,
+             "threads": threads}
     explicit = {k for k, v in given.items() if v is not None}
     if quiet:
         explicit.add("quiet")

@@ -251,7 +251,8 @@ def gru_forward(x, h0, Wx, Wh, b, bh, ws=None):
 
     As in ``lstm_forward``: the input projections of all T steps are one GEMM before the
     loop; the loop works on contiguous (3H, N) gate blocks with the recurrent GEMM
-    Wh^T h_{t-1}; the gates are kept, (T, 3H, N), for the backward.
+    Wh^T h_{t-1} and writes h_t to contiguous blocks, laid out feature-major after the
+    loop; the gates are kept, (T, 3H, N), for the backward.
     """
     X = _feature_major(x)                              # (D, T, N)
     D, T, N = X.shape
@@ -262,24 +263,26 @@ def gru_forward(x, h0, Wx, Wh, b, bh, ws=None):
     ax += b[:, None, None]
     gates = _empty(ws, "gates", (T, 3 * H, N), dt)     # r, z, n of each step
     hn = _empty(ws, "hn", (T, H, N), dt)               # Wh_n^T h_{t-1} + bh, before r
-    hs = _empty(ws, "hs", (H, T + 1, N), dt)           # hs[:, 0] = h0, hs[:, t+1] = h_t
-    hs[:, 0] = h0.T
+    ht = _empty(ws, "ht", (T + 1, H, N), dt)           # ht[0] = h0, ht[t+1] = h_t, contiguous
+    ht[0] = h0.T
     WhT = np.ascontiguousarray(Wh.T)                   # (3H, H)
     ah = np.empty((3 * H, N), dtype=dt)
     for t in range(T):
         g = gates[t]
-        rz, n, h = g[:2 * H], g[2 * H:], hs[:, t + 1]
-        np.matmul(WhT, hs[:, t], out=ah)
+        rz, n, h = g[:2 * H], g[2 * H:], ht[t + 1]
+        np.matmul(WhT, ht[t], out=ah)
         np.add(ax[:2 * H, t], ah[:2 * H], out=rz)
         sigmoid(rz, out=rz)                            # r, z
         np.add(ah[2 * H:], bh[:, None], out=hn[t])
         np.multiply(g[:H], hn[t], out=n)
         n += ax[2 * H:, t]
         np.tanh(n, out=n)                              # n
-        np.subtract(hs[:, t], n, out=h)                # h_t = n + z (h_{t-1} - n)
+        np.subtract(ht[t], n, out=h)                   # h_t = n + z (h_{t-1} - n)
         h *= g[H:2 * H]
         h += n
-    return _logical(hs[:, 1:]), hs[:, T].T.copy(), (X, hs, gates, hn, Wx, Wh, ws)
+    hs = _empty(ws, "hs", (H, T + 1, N), dt)           # feature-major, as lstm_forward
+    np.copyto(hs, ht.transpose(1, 0, 2))
+    return _logical(hs[:, 1:]), ht[T].T.copy(), (X, hs, gates, hn, Wx, Wh, ws)
 
 
 def gru_backward(dh, cache, dhT=None, dh_out=None):

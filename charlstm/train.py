@@ -31,7 +31,7 @@ from tqdm import tqdm
 from . import checkpoint as ckpt
 from .data import Batches, encode_corpus, fit_streams, split
 from .errors import CharlstmError, ConfigError
-from .model import CharLSTM, ModelConfig
+from .model import CharLSTM, ModelConfig, auto_threads
 from .optim import OPTIMIZERS, SCHEDULES, clip_grads, learning_rate, make_optimizer
 from .plot import plot_runs, read_metrics
 from .sample import sample
@@ -82,6 +82,7 @@ class TrainConfig:
     checkpoint_every: int = 1000
     sample_chars: int = 200
     quiet: bool = False
+    threads: int = 0                                   # 0: auto (model.auto_threads)
 
     def model_config(self, vocab_size: int) -> ModelConfig:
         return ModelConfig(vocab_size=vocab_size, hidden_size=self.hidden_size,
@@ -115,6 +116,7 @@ class TrainConfig:
             (self.eval_chars is None or self.eval_chars >= 0, f"--eval-chars must be 0 (the whole split) or more, got {self.eval_chars}"),
             (self.checkpoint_every >= 1, f"--checkpoint-every must be at least 1, got {self.checkpoint_every}"),
             (self.sample_chars >= 0, f"--sample-chars must be 0 or more, got {self.sample_chars}"),
+            (self.threads >= 0, f"--threads must be 0 (auto) or more, got {self.threads}"),
         ]
         for ok, message in checks:
             if not ok:
@@ -124,7 +126,7 @@ class TrainConfig:
 
 # Fields that define the model, the data and the optimisation: a resumed run keeps them.
 MUTABLE = ["epochs", "max_steps", "minutes", "eval_every", "checkpoint_every",
-           "sample_chars", "quiet"]
+           "sample_chars", "quiet", "threads"]
 FIXED = [f.name for f in fields(TrainConfig) if f.name not in MUTABLE]
 
 
@@ -528,7 +530,7 @@ class Trainer:
         dtype = np.dtype(cfg.dtype)
         params = {k: v.astype(dtype) for k, v in ck.params.items()} if ck is not None else None
         self.model = CharLSTM(cfg.model_config(len(data.vocab)), seed=cfg.seed, dtype=dtype,
-                              params=params)
+                              params=params, threads=cfg.threads or auto_threads(cfg.hidden_size))
         self.opt = make_optimizer(cfg.optimizer, self.model.params, cfg.momentum)
         self.resumed = ck is not None
         if ck is None:

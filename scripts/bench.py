@@ -36,7 +36,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from charlstm.model import CharLSTM, ModelConfig  # noqa: E402
+from charlstm.model import CharLSTM, ModelConfig, auto_threads  # noqa: E402
 from charlstm.optim import Adam, clip_grads  # noqa: E402
 from charlstm.train import TrainConfig  # noqa: E402
 
@@ -73,9 +73,10 @@ def step_flops(H, L, N, T, dropout=0.0, cell="lstm"):
 
 # --------------------------------------------------------------------------- the two jobs
 
-def numpy_job(H, L, N, T, dropout=0.0, cell="lstm"):
+def numpy_job(H, L, N, T, dropout=0.0, cell="lstm", threads=0):
+    """One charlstm training step; threads as `charlstm train --threads` (0: auto)."""
     m = CharLSTM(ModelConfig(vocab_size=V, hidden_size=H, num_layers=L, embed_size=E,
-                             dropout=dropout, cell=cell), seed=0)
+                             dropout=dropout, cell=cell), seed=0, threads=threads or auto_threads(H))
     opt = Adam(m.params)
     rng = np.random.default_rng(0)
     data = rng.integers(0, V, (N, T + 1))
@@ -89,9 +90,9 @@ def numpy_job(H, L, N, T, dropout=0.0, cell="lstm"):
     return step
 
 
-def torch_job(H, L, N, T, dropout=0.0, cell="lstm"):
+def torch_job(H, L, N, T, dropout=0.0, cell="lstm", threads=0):
     """The same job in PyTorch; dropout as in charlstm: on the embedding, between layers
-    and before the output."""
+    and before the output. (threads is charlstm's; PyTorch uses one thread per core.)"""
     torch.manual_seed(0)
     emb = torch.nn.Embedding(V, E)
     rnn = {"lstm": torch.nn.LSTM, "gru": torch.nn.GRU}[cell]
@@ -328,6 +329,8 @@ def main():
                     help="the corpus of the end-to-end timing [default: data/tinyshakespeare.txt]")
     ap.add_argument("--scaling", action="store_true", help="chars/s against H and N, drawn to --figure")
     ap.add_argument("--figure", type=Path, default=ROOT / "docs" / "scaling.png")
+    ap.add_argument("--threads", type=int, default=0,
+                    help="charlstm's threads, as `charlstm train --threads` [default: 0, auto]")
     ap.add_argument("--out", type=Path, default=ROOT / "runs" / "bench")
     ap.add_argument("--child", help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -337,7 +340,8 @@ def main():
     jobs = ["charlstm"] + (["torch"] if torch is not None else [])
     result = {"date": datetime.now().isoformat(timespec="seconds"), "machine": platform.processor()
               or platform.machine(), "cores": os.cpu_count(), "numpy": np.__version__,
-              "torch": torch.__version__ if torch else None, "train": {}}
+              "torch": torch.__version__ if torch else None,
+              "charlstm_threads": args.threads or "auto", "train": {}}
     peak = matmul_peak()
     result["matmul_peak_gflops"] = peak / 1e9
     if args.scaling:
@@ -350,7 +354,7 @@ def main():
     rows = []
     for name, c in [(n, c) for n, c in CONFIGS.items()] + [
             (f"{n} gru", dict(c, cell="gru")) for n, c in CONFIGS.items()]:
-        t = time_alternating("train", jobs, c, rounds, reps)
+        t = time_alternating("train", jobs, dict(c, threads=args.threads), rounds, reps)
         chars = c["N"] * c["T"]
         flops = step_flops(**c)
         r = {"config": c, "flops_per_step": flops,
@@ -382,8 +386,8 @@ def main():
 
     # ------------------------------------------------------------------ report
     print(f"\ncharlstm benchmark, {result['date']}, {result['cores']} cores, numpy "
-          f"{result['numpy']}, torch {result['torch'] or 'not installed'}; float32 matmul "
-          f"peak (2048^3) {peak / 1e9:.0f} GFLOP/s\n")
+          f"{result['numpy']}, torch {result['torch'] or 'not installed'}; charlstm threads "
+          f"{result['charlstm_threads']}; float32 matmul peak (2048^3) {peak / 1e9:.0f} GFLOP/s\n")
     print("| config | cell | H | L | N | T | dropout | charlstm chars/s | torch chars/s | ratio | charlstm GFLOP/s | % of matmul peak |")
     print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for name, c, r in rows:

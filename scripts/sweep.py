@@ -9,7 +9,7 @@ Each variant is a name=flags pair; the flags are added to `charlstm train CORPUS
 one after the other; --repeats N runs the whole list N times over, so variants alternate and
 a slow patch of a shared machine does not fall on one of them. The figure is the loss on
 the whole validation split after the budget (metrics.csv's val_full). --parallel 2 runs two
-at a time with one BLAS thread each: more runs per hour on 2 cores, but not the setting a
+at a time with one thread each (BLAS and --threads 1): more runs per hour on 2 cores, but not the setting a
 user's run has, so confirm a winner alone.
 
 Writes runs/sweep/sweep-<time>.json and prints a Markdown table.
@@ -49,6 +49,8 @@ def run_one(corpus, minutes, flags, run_dir, threads=None):
                    MKL_NUM_THREADS=str(threads))
     cmd = [sys.executable, "-m", "charlstm", "train", str(corpus), "--minutes", str(minutes),
            "--run-dir", str(run_dir), "--overwrite", "--quiet", "--sample-chars", "0", *flags]
+    if threads:
+        cmd += ["--threads", str(threads)]             # and no batch split over threads
     return subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE, text=True)
 
