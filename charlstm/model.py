@@ -317,12 +317,13 @@ class BatchSplit:
     Each group runs the model's ordinary single-thread forward and backward in its own
     thread, on its own workspaces, while BLAS is held to one thread: NumPy releases the
     GIL inside every matrix product and element-wise loop, so one group's products run
-    while the other's element-wise passes do, on the other core. One thread with a
-    2-thread BLAS leaves a core idle through every element-wise pass, which at the
-    benchmark sizes is 30-45% of a step. The gradients are added (weighted by each
-    group's share of the batch), so training is the same up to rounding.
+    while the other's element-wise passes do, on the other core. (One thread with a
+    2-thread BLAS leaves a core idle through every element-wise pass: about 45% of a
+    step at H = 128, 25% at H = 256.) Each group's loss gradient is scaled by its share
+    of the batch, so the groups' gradients add up to the whole batch's: training is the
+    same up to the order of floating-point sums.
 
-    Dropout: each group draws its masks from its own generator, seeded at each call
+    Dropout: each group draws its masks from its own generator, seeded at each step
     from the model's ``dropout_rng``, so a run is reproducible (and resumes bit for bit)
     at a given thread count.
     """
@@ -334,43 +335,41 @@ class BatchSplit:
                          for _ in range(parts)]
         self.pool = ThreadPoolExecutor(max_workers=parts - 1, thread_name_prefix="charlstm")
 
-    def _groups(self, N):
-        edges = np.linspace(0, N, self.parts + 1).round().astype(int)
-        return [slice(a, b) for a, b in zip(edges[:-1], edges[1:])]
-
     def _run(self, fn, N):
-        """fn(replica, rows, weight) for every group, in parallel; the list of results."""
-        groups = self._groups(N)
+        """fn(replica, rows, share) for every group of rows, the first in this thread and
+        the others in the pool; -> [(result, share)], in group order."""
+        edges = np.linspace(0, N, self.parts + 1).round().astype(int)
+        groups = [(slice(a, b), (b - a) / N) for a, b in zip(edges[:-1], edges[1:])]
         for r in self.replicas:
             r.params = self.model.params               # the same arrays, even if replaced
         with _blas.limit(limits=1):
-            futures = [self.pool.submit(fn, r, g, (g.stop - g.start) / N)
-                       for r, g in zip(self.replicas[1:], groups[1:])]
-            first = fn(self.replicas[0], groups[0], (groups[0].stop - groups[0].start) / N)
-            return [first] + [f.result() for f in futures]
+            futures = [self.pool.submit(fn, r, rows, share)
+                       for r, (rows, share) in zip(self.replicas[1:], groups[1:])]
+            first = fn(self.replicas[0], *groups[0])
+            results = [first] + [f.result() for f in futures]
+        return [(res, share) for res, (_, share) in zip(results, groups)]
 
     def forward_backward(self, x, y, state, train):
-        m = self.model
-        if train and m.cfg.dropout > 0:
-            for r, s in zip(self.replicas, m.dropout_rng.integers(2**63, size=self.parts)):
-                r.dropout_rng = np.random.default_rng(s)
+        if train and self.model.cfg.dropout > 0:
+            seeds = self.model.dropout_rng.integers(2**63, size=self.parts)
+            for r, seed in zip(self.replicas, seeds):
+                r.dropout_rng = np.random.default_rng(seed)
 
-        def one(r, rows, w):
-            return r._forward_backward(x[rows], y[rows], (state[0][:, rows], state[1][:, rows]),
-                                       train, weight=w)
-        results = self._run(one, x.shape[0])
-        loss = sum(res[0] * (g.stop - g.start) for res, g in zip(results, self._groups(x.shape[0])))
-        grads = results[0][1]
-        for res in results[1:]:
-            for k, v in res[1].items():
+        def one(r, rows, share):
+            part_state = (state[0][:, rows], state[1][:, rows])
+            return r._forward_backward(x[rows], y[rows], part_state, train, weight=share)
+        out = self._run(one, x.shape[0])
+        loss = sum(res[0] * share for res, share in out)
+        grads = out[0][0][1]                           # fresh arrays: add the others to them
+        for (_, g, _, _), _ in out[1:]:
+            for k, v in g.items():
                 grads[k] += v
-        join = lambda i, j: np.concatenate([res[i][j] for res in results], axis=1)
-        return loss / x.shape[0], grads, (join(2, 0), join(2, 1)), (join(3, 0), join(3, 1))
+        join = lambda i, j: np.concatenate([res[i][j] for res, _ in out], axis=1)
+        return loss, grads, (join(2, 0), join(2, 1)), (join(3, 0), join(3, 1))
 
     def loss(self, x, y, state):
-        def one(r, rows, w):
+        def one(r, rows, share):
             return r._loss(x[rows], y[rows], (state[0][:, rows], state[1][:, rows]))
-        results = self._run(one, x.shape[0])
-        loss = sum(res[0] * (g.stop - g.start) for res, g in zip(results, self._groups(x.shape[0])))
-        join = lambda j: np.concatenate([res[1][j] for res in results], axis=1)
-        return loss / x.shape[0], (join(0), join(1))
+        out = self._run(one, x.shape[0])
+        join = lambda j: np.concatenate([res[1][j] for res, _ in out], axis=1)
+        return sum(res[0] * share for res, share in out), (join(0), join(1))
