@@ -104,7 +104,8 @@ class CharLSTM:
     >>> m = CharLSTM(ModelConfig(vocab_size=65, hidden_size=128), seed=0)
     >>> loss, grads, state = m.loss_and_grads(x, y, m.init_state(N))   # x, y (N, T) ids
 
-    ``dtype`` float32 for training, float64 for gradient checks.
+    ``dtype`` float32 for training, float64 for gradient checks. ``threads`` > 1 splits
+    each batch over that many threads (``BatchSplit``; the trainer uses ``auto_threads``).
     """
 
     def __init__(self, cfg: ModelConfig, seed: int | None = 0, dtype=np.float32,
@@ -276,9 +277,7 @@ class CharLSTM:
 # --------------------------------------------------------------------------- threads
 
 MIN_SEQS_PER_THREAD = 8      # below this the matrix products are too thin to split
-
-
-MAX_HIDDEN_TO_SPLIT = 256   # above this a 2-thread BLAS on the whole batch is faster
+MAX_HIDDEN_TO_SPLIT = 256    # above this a 2-thread BLAS on the whole batch is faster
 
 
 def auto_threads(hidden_size: int) -> int:
