@@ -105,7 +105,7 @@ class CharLSTM:
     >>> loss, grads, state = m.loss_and_grads(x, y, m.init_state(N))   # x, y (N, T) ids
 
     ``dtype`` float32 for training, float64 for gradient checks. ``threads`` > 1 splits
-    each batch over that many threads (``BatchSplit``; the trainer uses ``auto_threads``).
+    each batch over that many threads (``BatchSplit``); 0 picks ``auto_threads``.
     """
 
     def __init__(self, cfg: ModelConfig, seed: int | None = 0, dtype=np.float32,
@@ -118,7 +118,7 @@ class CharLSTM:
         # One workspace per recurrent layer and one for the output layer: the big arrays
         # of a step are reused by the next step instead of being allocated afresh.
         self._ws = [Ls.Workspace() for _ in range(cfg.num_layers + 1)]
-        self.threads = threads                         # see forward_backward
+        self.threads = threads or auto_threads(cfg.hidden_size)   # 0: auto; see forward_backward
         self._split = None                             # the BatchSplit, made when first used
 
     # ------------------------------------------------------------------ bookkeeping

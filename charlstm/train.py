@@ -31,7 +31,7 @@ from tqdm import tqdm
 from . import checkpoint as ckpt
 from .data import Batches, encode_corpus, fit_streams, split
 from .errors import CharlstmError, ConfigError
-from .model import CharLSTM, ModelConfig, auto_threads
+from .model import CharLSTM, ModelConfig
 from .optim import OPTIMIZERS, SCHEDULES, clip_grads, learning_rate, make_optimizer
 from .plot import plot_runs, read_metrics
 from .sample import sample
@@ -530,7 +530,7 @@ class Trainer:
         dtype = np.dtype(cfg.dtype)
         params = {k: v.astype(dtype) for k, v in ck.params.items()} if ck is not None else None
         self.model = CharLSTM(cfg.model_config(len(data.vocab)), seed=cfg.seed, dtype=dtype,
-                              params=params, threads=cfg.threads or auto_threads(cfg.hidden_size))
+                              params=params, threads=cfg.threads)
         self.opt = make_optimizer(cfg.optimizer, self.model.params, cfg.momentum)
         self.resumed = ck is not None
         if ck is None:

@@ -36,7 +36,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from charlstm.model import CharLSTM, ModelConfig, auto_threads  # noqa: E402
+from charlstm.model import CharLSTM, ModelConfig  # noqa: E402
 from charlstm.optim import Adam, clip_grads  # noqa: E402
 from charlstm.train import TrainConfig  # noqa: E402
 
@@ -76,7 +76,7 @@ def step_flops(H, L, N, T, dropout=0.0, cell="lstm"):
 def numpy_job(H, L, N, T, dropout=0.0, cell="lstm", threads=0):
     """One charlstm training step; threads as `charlstm train --threads` (0: auto)."""
     m = CharLSTM(ModelConfig(vocab_size=V, hidden_size=H, num_layers=L, embed_size=E,
-                             dropout=dropout, cell=cell), seed=0, threads=threads or auto_threads(H))
+                             dropout=dropout, cell=cell), seed=0, threads=threads)
     opt = Adam(m.params)
     rng = np.random.default_rng(0)
     data = rng.integers(0, V, (N, T + 1))
@@ -237,7 +237,7 @@ def e2e_seconds(job: str, cfg: dict, corpus: str, steps: int) -> float:
                 "eval_every": 10**9, "checkpoint_every": 10**9, "sample_chars": 0}
     if job == "charlstm":
         flags = [f"--{k.replace('_', '-')}={v}" for k, v in settings.items()
-                 if k != "num_layers"] + [f"--layers={cfg['L']}"]
+                 if k != "num_layers"] + [f"--layers={cfg['L']}", f"--threads={cfg.get('threads', 0)}"]
         with tempfile.TemporaryDirectory() as tmp:
             cmd = [sys.executable, "-m", "charlstm", "train", corpus, "--max-steps", str(steps),
                    "--run-dir", tmp, "--overwrite", "--quiet", *flags]
@@ -365,7 +365,7 @@ def main():
             r["torch_chars_per_s"] = chars / t["torch"]
             r["ratio"] = t["torch"] / t["charlstm"]
         if args.e2e and "gru" not in name:
-            e = time_e2e(jobs, c, args.corpus, 1 if args.quick else 2)
+            e = time_e2e(jobs, dict(c, threads=args.threads), args.corpus, 1 if args.quick else 2)
             r["e2e_charlstm_chars_per_s"] = chars / e["charlstm"]
             if torch is not None:
                 r["e2e_torch_chars_per_s"] = chars / e["torch"]

@@ -61,6 +61,8 @@ def test_small_batches_and_one_thread_stay_in_this_thread():
     assert one._batch_split(64) is None
     assert many._batch_split(2 * M.MIN_SEQS_PER_THREAD - 1) is None   # too thin to split
     assert M.auto_threads(128) >= 1 and M.auto_threads(512) == 1
+    auto = CharLSTM(ModelConfig(vocab_size=5, hidden_size=4), threads=0)
+    assert auto.threads == M.auto_threads(4)           # 0 asks for the automatic choice
 
 
 @needs_blas_control
