@@ -328,3 +328,29 @@ def test_dropout_mask_follows_the_memory_layout_of_its_input(rng):
     assert out.shape == mask.shape == (N, T, H)
     assert out.transpose(2, 1, 0).flags.c_contiguous   # the product ran over contiguous memory
     np.testing.assert_array_equal(out, mask)
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
+def test_an_embedded_input_is_the_same_layer_as_its_looked_up_rows(rng, cell):
+    """Ls.Embedded(ids, W) in place of x = W[ids]: the same outputs and weight gradients,
+    and in place of dx the gradient of W that the embedding's backward would give."""
+    G = {"lstm": 4, "gru": 3, "rnn": 1}[cell]
+    ids = rng.integers(0, V, (N, T))
+    ids[0, 0] = ids[1, 2]                              # a character seen twice
+    W = randn(rng, V, D)
+    Wx, Wh, b, bh, h0 = randn(rng, D, G * H), randn(rng, H, G * H), randn(rng, G * H), randn(rng, H), randn(rng, N, H)
+    fwd = {"lstm": lambda x: Ls.lstm_forward(x, h0, 0.5 * h0, Wx, Wh, b),
+           "gru": lambda x: Ls.gru_forward(x, h0, Wx, Wh, b, bh),
+           "rnn": lambda x: Ls.rnn_forward(x, h0, Wx, Wh, b)}[cell]
+    bwd = {"lstm": Ls.lstm_backward, "gru": Ls.gru_backward, "rnn": Ls.rnn_backward}[cell]
+    x, emb_cache = Ls.embedding_forward(ids, W)
+    dense, looked_up = fwd(x), fwd(Ls.Embedded(ids, W))
+    for a, c in zip(dense[:-1], looked_up[:-1]):
+        np.testing.assert_allclose(a, c, rtol=1e-12, atol=1e-12)
+    dh = randn(rng, N, T, H)
+    g_dense, g_emb = bwd(dh, dense[-1]), bwd(dh, looked_up[-1])
+    np.testing.assert_allclose(g_emb[0], Ls.embedding_backward(g_dense[0], emb_cache),
+                               rtol=1e-10, atol=1e-12)
+    assert g_emb[0].shape == W.shape
+    for a, c in zip(g_dense[1:], g_emb[1:]):
+        np.testing.assert_allclose(a, c, rtol=1e-10, atol=1e-12)
