@@ -145,7 +145,7 @@ def check(
 def _opt(field, help, **kw):
     """An option whose default is None (so a resumed run knows what was set), with the
     trainer's default, ``TrainConfig.<field>``, shown in the help."""
-    return typer.Option(None, help=f"{help} [default: {getattr(_DEFAULTS, field)}]",
+    return typer.Option(None, help=f"{help} \\[default: {getattr(_DEFAULTS, field)}]",  # \\[: not markup
                         show_default=False, **kw)
 
 
@@ -154,7 +154,7 @@ def train(
     corpus: Optional[str] = typer.Argument(
         None, help="Text file, folder of .txt files, or built-in corpus name (python-docs). "
                    "Optional with --resume."),
-    run_dir: Optional[Path] = typer.Option(None, help="Run folder [default: runs/CORPUS-TIMESTAMP]."),
+    run_dir: Optional[Path] = typer.Option(None, help="Run folder \\[default: runs/CORPUS-TIMESTAMP]."),
     resume: Optional[Path] = typer.Option(None, help="Continue the run in this folder (or from this checkpoint)."),
     overwrite: bool = typer.Option(False, help="Replace an existing run folder's files."),
     hidden_size: Optional[int] = _opt("hidden_size", "Hidden units per layer (H)."),
@@ -162,6 +162,7 @@ def train(
     cell: Optional[Cell] = _opt("cell", "Recurrent cell: lstm, gru or rnn."),
     embed_size: Optional[int] = _opt("embed_size", "Character embedding size (E)."),
     dropout: Optional[float] = _opt("dropout", "Dropout between layers and before the output, in [0, 1)."),
+    embed_dropout: Optional[float] = _opt("embed_dropout", "Dropout on the character embedding, in [0, 1)."),
     seq_len: Optional[int] = _opt("seq_len", "Characters per sequence (T): how far back gradients flow."),
     batch_size: Optional[int] = _opt("batch_size", "Parallel streams per batch (N)."),
     val_frac: Optional[float] = _opt("val_frac", "Fraction of the corpus (its end) held out for validation."),
@@ -176,6 +177,7 @@ def train(
     lr_decay_every: Optional[int] = _opt("lr_decay_every", "Epochs between step decays."),
     warmup_steps: Optional[int] = _opt("warmup_steps", "Linear learning-rate warm-up steps."),
     min_lr: Optional[float] = _opt("min_lr", "Final learning rate of the cosine schedule."),
+    weight_decay: Optional[float] = _opt("weight_decay", "Decoupled weight decay on the weight matrices (AdamW style; 0: off)."),
     grad_clip: Optional[float] = _opt("grad_clip", "Clip threshold (0 disables)."),
     clip_mode: Optional[str] = _opt("clip_mode", "norm (global norm) or value (element-wise)."),
     seed: Optional[int] = _opt("seed", "Random seed (weights, dropout)."),
@@ -183,19 +185,20 @@ def train(
     epochs: Optional[float] = typer.Option(None, help="Stop after this many epochs in total (fractions allowed)."),
     max_steps: Optional[int] = typer.Option(None, help="Stop after this many steps in total."),
     minutes: Optional[float] = typer.Option(None, help="Wall-clock budget for this invocation, in minutes "
-                                                       "[default: 10 when no other limit is given]."),
+                                                       "\\[default: 10 when no other limit is given]."),
     eval_every: Optional[int] = _opt("eval_every", "Steps between validation passes (with a sample and a plot)."),
     eval_chars: Optional[int] = _opt("eval_chars", "Validation characters each periodic evaluation scores (the same slice, from the start of the split); 0: the whole split. Default: an eighth of the characters trained between evaluations (about 4% of the run). The whole split is scored at the end either way."),
     checkpoint_every: Optional[int] = _opt("checkpoint_every", "Steps between latest.npz saves."),
     sample_chars: Optional[int] = _opt("sample_chars", "Characters sampled into samples.txt at each evaluation (0: none)."),
     quiet: bool = typer.Option(False, help="Log lines only, no progress bar."),
-    threads: Optional[int] = typer.Option(None, help="Threads a batch is split over (each a share of the sequences); 0: one per core, at most 2, for --hidden-size up to 256 (measured faster there), else 1. A run resumes bit for bit at the thread count it ran with. [default: 0]", show_default=False),
+    threads: Optional[int] = typer.Option(None, help="Threads a batch is split over (each a share of the sequences); 0: one per core, at most 2, for --hidden-size up to 256 (measured faster there), else 1. A run resumes bit for bit at the thread count it ran with. \\[default: 0]", show_default=False),
 ):
     """Train a character-level model on CORPUS; writes runs/NAME/ (checkpoints, metrics, plot)."""
     from .train import train as run_training
 
     given = {"hidden_size": hidden_size, "num_layers": layers,
              "cell": cell.value if cell else None, "embed_size": embed_size, "dropout": dropout,
+             "embed_dropout": embed_dropout, "weight_decay": weight_decay,
              "seq_len": seq_len, "batch_size": batch_size, "val_frac": val_frac,
              "encoding": encoding, "min_char_count": min_char_count, "max_vocab": max_vocab,
              "optimizer": optimizer, "lr": lr, "momentum": momentum,
@@ -337,7 +340,7 @@ def download(
 @app.command()
 def gradflow(
     ckpt: Optional[Path] = typer.Option(None, "--ckpt", help="Measure this trained model (and a random RNN of its size)."),
-    text: Optional[Path] = typer.Option(None, help="Take the input sequences from this text file [default: random characters]."),
+    text: Optional[Path] = typer.Option(None, help="Take the input sequences from this text file \\[default: random characters]."),
     seq_len: int = typer.Option(100, min=1, help="Sequence length T: the loss sits on step T."),
     batch_size: int = typer.Option(16, min=1, help="Sequences averaged over."),
     hidden_size: int = typer.Option(128, min=1, help="Hidden size of the random models (ignored with --ckpt)."),
@@ -398,14 +401,14 @@ def gradflow(
 @app.command(no_args_is_help=True)
 def visualize(
     checkpoint: Path = typer.Argument(..., help="A trained .npz checkpoint."),
-    text: Optional[str] = typer.Option(None, help="A text file, or the text itself [default: the start of the run's validation split]."),
+    text: Optional[str] = typer.Option(None, help="A text file, or the text itself \\[default: the start of the run's validation split]."),
     length: int = typer.Option(1500, min=1, help="Characters to show."),
     layer: int = typer.Option(-1, help="Layer to look at (-1: the top one)."),
     kind: str = typer.Option("cell", help="cell (tanh of the cell state) or hidden (h)."),
     score: str = typer.Option("correlation", help="Rank cells by correlation with text features, or variance."),
     cells: int = typer.Option(6, min=1, help="How many cells to show."),
     output: Path = typer.Option(Path("cells.html"), "-o", "--output", help="HTML page to write."),
-    png: Optional[Path] = typer.Option(None, help="Heatmap PNG to write [default: beside the page]."),
+    png: Optional[Path] = typer.Option(None, help="Heatmap PNG to write \\[default: beside the page]."),
 ):
     """A self-contained HTML page (and a PNG heatmap) of what individual cells track."""
     from . import checkpoint as ckpt_mod

@@ -53,7 +53,9 @@ def describe(ck: Checkpoint, path="") -> str:
         f"checkpoint: {path}",
         f"format: {meta['format']} version {meta['version']}",
         f"model: {m.num_layers}-layer {m.cell}, hidden {m.hidden_size}, embed {m.embed_size}, "
-        f"vocab {m.vocab_size}, dropout {m.dropout}, {meta.get('dtype', 'float32')}",
+        f"vocab {m.vocab_size}, dropout {m.dropout}"
+        + (f" (embedding {m.input_dropout})" if m.input_dropout != m.dropout else "")
+        + f", {meta.get('dtype', 'float32')}",
         f"parameters: {n_params:,}",
         f"vocabulary ({m.vocab_size}): {printable_vocab(meta['vocab'])}",
     ]

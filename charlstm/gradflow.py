@@ -29,7 +29,7 @@ def gradient_flow(model: CharLSTM, x: np.ndarray, layer: int = -1) -> dict:
     L = cfg.num_layers
     layer = layer % L
     N, T = x.shape
-    logits, _, caches = model._forward(x, model.init_state(N), 0.0)
+    logits, _, caches = model._forward(x, model.init_state(N), False)
     emb_cache, layer_caches, masks, aff_cache = caches
     mask = np.zeros((N, T), dtype=bool)
     mask[:, -1] = True                                 # the loss sits on the last step only

@@ -1,6 +1,6 @@
 """The character-level language model: embedding -> L recurrent layers -> affine -> softmax.
 
-    x (N, T) ids -> embed (N, T, E) -> [dropout] -> layer 0 (N, T, H) -> [dropout] -> ...
+    x (N, T) ids -> embed (N, T, E) -> [embed dropout] -> layer 0 (N, T, H) -> [dropout] -> ...
       -> layer L-1 (N, T, H) -> [dropout] -> affine (N, T, V) -> softmax cross-entropy
 
 Parameters live in one flat, ordered ``dict`` with stable names, which the optimizers,
@@ -41,7 +41,13 @@ class ModelConfig:
     num_layers: int = 2
     cell: str = "lstm"
     embed_size: int = 64
-    dropout: float = 0.0
+    dropout: float = 0.0                               # between layers and before the output
+    embed_dropout: float | None = None                 # on the embedding; None: as dropout
+
+    @property
+    def input_dropout(self) -> float:
+        """The dropout on the embedding (checkpoints from before the field: ``dropout``)."""
+        return self.dropout if self.embed_dropout is None else self.embed_dropout
 
     def validate(self):
         """Raise ConfigError with a user-facing message for an impossible configuration."""
@@ -57,6 +63,8 @@ class ModelConfig:
             raise ConfigError(f"--cell must be one of {', '.join(CELLS)}, got {self.cell!r}")
         if not 0.0 <= self.dropout < 1.0:
             raise ConfigError(f"--dropout must be in [0, 1), got {self.dropout}")
+        if not 0.0 <= self.input_dropout < 1.0:
+            raise ConfigError(f"--embed-dropout must be in [0, 1), got {self.embed_dropout}")
         return self
 
     def to_dict(self):
@@ -132,15 +140,22 @@ class CharLSTM:
         return np.zeros(shape, self.dtype), np.zeros(shape, self.dtype)
 
     # ------------------------------------------------------------------ training
-    def _forward(self, x, state, drop):
+    def _forward(self, x, state, train):
         """Forward pass keeping caches: logits (N, T, V), (hT, cT), caches.
+        ``train`` turns dropout on.
 
         The logits and caches live in the model's workspaces: valid until the next call.
         """
         cfg, p = self.cfg, self.params
         h0, c0 = state
-        out, emb_cache = Ls.embedding_forward(x, p["embed"])
-        out, mask = Ls.dropout_forward(out, drop, self.dropout_rng)
+        drop = cfg.dropout if train else 0.0
+        embed_drop = cfg.input_dropout if train else 0.0
+        if embed_drop == 0 and cfg.vocab_size <= 2 * cfg.embed_size:
+            # Layer 0 looks its input projection up by character (see Ls.Embedded).
+            out, emb_cache, mask = Ls.Embedded(x, p["embed"]), None, None
+        else:
+            out, emb_cache = Ls.embedding_forward(x, p["embed"])
+            out, mask = Ls.dropout_forward(out, embed_drop, self.dropout_rng)
         layer_caches, masks = [], [mask]
         hT, cT = np.empty_like(h0), np.empty_like(c0)
         for l in range(cfg.num_layers):
@@ -183,8 +198,7 @@ class CharLSTM:
     def _forward_backward(self, x, y, state, train=True, weight=1.0):
         # weight: this group's share of the batch, so the groups' gradients add up to
         # the gradient of the mean loss over the whole batch.
-        drop = self.cfg.dropout if train else 0.0
-        logits, new_state, caches = self._forward(x, state, drop)
+        logits, new_state, caches = self._forward(x, state, train)
         emb_cache, layer_caches, masks, aff_cache = caches
         loss, dlogits = Ls.temporal_softmax_loss(logits, y)
         if weight != 1.0:
@@ -204,7 +218,8 @@ class CharLSTM:
                 dout, dh0[l], dWx, dWh, db = Ls.rnn_backward(dout, layer_caches[l])
             g[f"layer{l}.Wx"], g[f"layer{l}.Wh"], g[f"layer{l}.b"] = dWx, dWh, db
         dout = Ls.dropout_backward(dout, masks[0])
-        g["embed"] = Ls.embedding_backward(dout, emb_cache)
+        # With an Embedded input, layer 0's backward gave the embedding's gradient itself.
+        g["embed"] = dout if emb_cache is None else Ls.embedding_backward(dout, emb_cache)
         grads = {k: g[k] for k in self.params}         # same order as params
         return loss, grads, new_state, (dh0, dc0)
 
@@ -216,7 +231,7 @@ class CharLSTM:
     # ------------------------------------------------------------------ inference
     def forward(self, x, state):
         """Logits for every position, dropout off: x (N, T) -> logits (N, T, V), (hT, cT)."""
-        logits, new_state, _ = self._forward(x, state, 0.0)
+        logits, new_state, _ = self._forward(x, state, False)
         return logits.copy(), new_state                # the workspace's array is reused
 
     def loss(self, x, y, state):
@@ -227,7 +242,7 @@ class CharLSTM:
         return self._loss(x, y, state)
 
     def _loss(self, x, y, state):
-        logits, new_state, _ = self._forward(x, state, 0.0)
+        logits, new_state, _ = self._forward(x, state, False)
         loss, _ = Ls.temporal_softmax_loss(logits, y)
         return loss, new_state
 
@@ -349,7 +364,7 @@ class BatchSplit:
         return [(res, share) for res, (_, share) in zip(results, groups)]
 
     def forward_backward(self, x, y, state, train):
-        if train and self.model.cfg.dropout > 0:
+        if train and (self.model.cfg.dropout > 0 or self.model.cfg.input_dropout > 0):
             seeds = self.model.dropout_rng.integers(2**63, size=self.parts)
             for r, seed in zip(self.replicas, seeds):
                 r.dropout_rng = np.random.default_rng(seed)

@@ -46,6 +46,23 @@ def clip_grads(grads: dict, max_value: float, mode: str = "norm") -> float:
     return norm
 
 
+# --------------------------------------------------------------------------- weight decay
+
+def decay_weights(params: dict, lr: float, weight_decay: float):
+    """Decoupled weight decay (Loshchilov and Hutter, 2019): W -= lr * weight_decay * W.
+
+    Applied after the optimizer's step, to the weight matrices only (names ending in W,
+    Wx or Wh): not to biases, whose size sets no capacity, nor to the embedding, whose
+    rows of rare characters would decay between their rare gradients. 0 does nothing.
+    """
+    if weight_decay == 0:
+        return
+    keep = 1.0 - lr * weight_decay
+    for name, p in params.items():
+        if name.endswith(("W", "Wx", "Wh")):
+            p *= keep
+
+
 # --------------------------------------------------------------------------- schedules
 
 SCHEDULES = ("constant", "step", "linear", "cosine")

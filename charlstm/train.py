@@ -32,7 +32,7 @@ from . import checkpoint as ckpt
 from .data import Batches, encode_corpus, fit_streams, split
 from .errors import CharlstmError, ConfigError
 from .model import CharLSTM, ModelConfig
-from .optim import OPTIMIZERS, SCHEDULES, clip_grads, learning_rate, make_optimizer
+from .optim import OPTIMIZERS, SCHEDULES, clip_grads, decay_weights, learning_rate, make_optimizer
 from .plot import plot_runs, read_metrics
 from .sample import sample
 
@@ -51,7 +51,8 @@ class TrainConfig:
     num_layers: int = 2
     cell: str = "lstm"
     embed_size: int = 64
-    dropout: float = 0.2
+    dropout: float = 0.2                               # between layers and before the output
+    embed_dropout: float | None = 0.0                  # on the embedding; None: as dropout
     dtype: str = "float32"
     # data
     seq_len: int = 64
@@ -69,6 +70,7 @@ class TrainConfig:
     lr_decay_every: int = 1
     warmup_steps: int = 20
     min_lr: float = 0.0
+    weight_decay: float = 0.05                         # decoupled (AdamW), on weight matrices
     grad_clip: float = 5.0
     clip_mode: str = "norm"
     seed: int = 0
@@ -87,7 +89,8 @@ class TrainConfig:
     def model_config(self, vocab_size: int) -> ModelConfig:
         return ModelConfig(vocab_size=vocab_size, hidden_size=self.hidden_size,
                            num_layers=self.num_layers, cell=self.cell,
-                           embed_size=self.embed_size, dropout=self.dropout)
+                           embed_size=self.embed_size, dropout=self.dropout,
+                           embed_dropout=self.embed_dropout)
 
     def validate(self):
         """Refuse impossible values before any work starts."""
@@ -101,6 +104,7 @@ class TrainConfig:
             (self.max_vocab is None or self.max_vocab >= 2, f"--max-vocab must be at least 2, got {self.max_vocab}"),
             (self.optimizer in OPTIMIZERS, f"--optimizer must be one of {', '.join(OPTIMIZERS)}, got {self.optimizer!r}"),
             (self.lr > 0 and math.isfinite(self.lr), f"--lr must be greater than 0, got {self.lr}"),
+            (self.weight_decay >= 0 and math.isfinite(self.weight_decay), f"--weight-decay must be 0 or more, got {self.weight_decay}"),
             (0 <= self.momentum < 1, f"--momentum must be in [0, 1), got {self.momentum}"),
             (self.lr_schedule in SCHEDULES, f"--lr-schedule must be one of {', '.join(SCHEDULES)}, got {self.lr_schedule!r}"),
             (0 < self.lr_decay <= 1, f"--lr-decay must be in (0, 1], got {self.lr_decay}"),
@@ -128,6 +132,8 @@ class TrainConfig:
 MUTABLE = ["epochs", "max_steps", "minutes", "eval_every", "checkpoint_every",
            "sample_chars", "quiet", "threads"]
 FIXED = [f.name for f in fields(TrainConfig) if f.name not in MUTABLE]
+# Fields added after runs were saved without them, whose default is not what those runs did.
+BEFORE_FIELD = {"embed_dropout": None}                 # the embedding had --dropout
 
 
 @dataclass
@@ -445,7 +451,9 @@ class _Meter:
 def _resumed_config(cfg: TrainConfig, ck, explicit: set) -> TrainConfig:
     """The settings a resumed run goes on with: the checkpoint's, except the MUTABLE
     fields the user set. A FIXED field set to another value is refused."""
-    saved = {**asdict(TrainConfig()), **ck.meta["train"]}   # older runs lack newer fields
+    # Older runs lack newer fields: they ran with the trainer's default of today, except
+    # where that default changed since (BEFORE_FIELD: what they ran with).
+    saved = {**asdict(TrainConfig()), **BEFORE_FIELD, **ck.meta["train"]}
     differ = [f for f in FIXED if f in explicit and getattr(cfg, f) != saved[f]]
     if differ:
         raise CharlstmError(
@@ -576,6 +584,7 @@ class Trainer:
                     stopped_by, diverged = "nan", self.divergence(loss, norm)
                     break
                 opt.step(model.params, grads, self.lr)
+                decay_weights(model.params, self.lr, cfg.weight_decay)
                 self.count(loss, norm, new_state)
                 bar.update(1)
                 if self.step % cfg.eval_every == 0:
@@ -619,9 +628,16 @@ class Trainer:
         return self.step * self.data.train.N * self.data.train.T
 
     def divergence(self, loss, norm) -> str:
+        latest = self.folder.path / "latest.npz"
+        if all(np.isfinite(p).all() for p in self.model.params.values()):
+            kept = f"the last finite weights are in {latest}"   # finish() saves them
+        elif latest.exists():
+            kept = f"the weights overflowed; {latest} keeps those of an earlier step"
+        else:
+            kept = "the weights overflowed before any checkpoint was saved"
         return (f"the loss became {'NaN' if math.isnan(loss) else loss} at step "
                 f"{self.step + 1} (gradient norm {norm:.3g}); lower --lr (now {self.cfg.lr:g}) "
-                f"or --grad-clip; the last finite weights are in {self.folder.path}/latest.npz")
+                f"or --grad-clip; {kept}")
 
     def save(self, name):
         meta = dict(self.meta, step=self.step, epoch=self.epoch, batch=self.batch,

@@ -45,7 +45,7 @@ def activations(model: CharLSTM, vocab: Vocab, text: str, layer: int = -1,
     if not text:
         raise CharlstmError("the text to visualise is empty")
     x = vocab.encode(text)[None, :].astype(np.int64)
-    logits, _, caches = model._forward(x, model.init_state(1), 0.0)
+    logits, _, caches = model._forward(x, model.init_state(1), False)
     cache = caches[1][layer]
     hs = cache[1]                                      # (H, T+1, N): hs[:, t+1] = h_t
     if kind == "cell":

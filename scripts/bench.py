@@ -51,17 +51,19 @@ CONFIGS = {
     "small": dict(H=128, L=2, N=50, T=50),
     "large": dict(H=512, L=2, N=50, T=50),
     "default": dict(H=_d.hidden_size, L=_d.num_layers, N=_d.batch_size, T=_d.seq_len,
-                    dropout=_d.dropout),
+                    dropout=_d.dropout, embed_dropout=_d.embed_dropout),
 }
 
 
-def step_flops(H, L, N, T, dropout=0.0, cell="lstm"):
+def step_flops(H, L, N, T, dropout=0.0, cell="lstm", embed_dropout=None):
     """Multiply-adds x 2 of one training step, counting the matrix products only.
 
     Per layer with input size D and G gate blocks (4 for the LSTM, 3 for the GRU):
     forward x Wx and h Wh is 2 N T (D + H) G H; the backward does twice that (gradients
     of the inputs and of the weights). The output layer adds 3 * 2 N T H V.
-    Elementwise work is O(N T H) and left out.
+    Elementwise work is O(N T H) and left out. This is the model's count, the same for
+    both implementations; charlstm does less where it looks layer 0's input projection up
+    (``layers.Embedded``), so its GFLOP/s are "equivalent" ones.
     """
     G = {"lstm": 4, "gru": 3}[cell]
     total = 0
@@ -73,10 +75,12 @@ def step_flops(H, L, N, T, dropout=0.0, cell="lstm"):
 
 # --------------------------------------------------------------------------- the two jobs
 
-def numpy_job(H, L, N, T, dropout=0.0, cell="lstm", threads=0):
-    """One charlstm training step; threads as `charlstm train --threads` (0: auto)."""
+def numpy_job(H, L, N, T, dropout=0.0, cell="lstm", threads=0, embed_dropout=None):
+    """One charlstm training step; threads as `charlstm train --threads` (0: auto);
+    embed_dropout None: as dropout."""
     m = CharLSTM(ModelConfig(vocab_size=V, hidden_size=H, num_layers=L, embed_size=E,
-                             dropout=dropout, cell=cell), seed=0, threads=threads)
+                             dropout=dropout, embed_dropout=embed_dropout, cell=cell),
+                 seed=0, threads=threads)
     opt = Adam(m.params)
     rng = np.random.default_rng(0)
     data = rng.integers(0, V, (N, T + 1))
@@ -90,14 +94,16 @@ def numpy_job(H, L, N, T, dropout=0.0, cell="lstm", threads=0):
     return step
 
 
-def torch_job(H, L, N, T, dropout=0.0, cell="lstm", threads=0):
-    """The same job in PyTorch; dropout as in charlstm: on the embedding, between layers
-    and before the output. (threads is charlstm's; PyTorch uses one thread per core.)"""
+def torch_job(H, L, N, T, dropout=0.0, cell="lstm", threads=0, embed_dropout=None):
+    """The same job in PyTorch; dropout as in charlstm: on the embedding (embed_dropout,
+    None: as dropout), between layers and before the output. (threads is charlstm's;
+    PyTorch uses one thread per core.)"""
     torch.manual_seed(0)
     emb = torch.nn.Embedding(V, E)
     rnn = {"lstm": torch.nn.LSTM, "gru": torch.nn.GRU}[cell]
     lstm = rnn(E, H, L, batch_first=True, dropout=dropout if L > 1 else 0.0)
     drop = torch.nn.Dropout(dropout)
+    drop_in = torch.nn.Dropout(dropout if embed_dropout is None else embed_dropout)
     lin = torch.nn.Linear(H, V)
     params = [*emb.parameters(), *lstm.parameters(), *lin.parameters()]
     opt = torch.optim.Adam(params, lr=2e-3)
@@ -106,7 +112,7 @@ def torch_job(H, L, N, T, dropout=0.0, cell="lstm", threads=0):
     state = [None]
 
     def step():
-        out, new = lstm(drop(emb(x)), state[0])
+        out, new = lstm(drop_in(emb(x)), state[0])
         loss = torch.nn.functional.cross_entropy(lin(drop(out)).reshape(-1, V), y.reshape(-1))
         opt.zero_grad()
         loss.backward()
@@ -235,6 +241,8 @@ def e2e_seconds(job: str, cfg: dict, corpus: str, steps: int) -> float:
     settings = {"hidden_size": cfg["H"], "num_layers": cfg["L"], "batch_size": cfg["N"],
                 "seq_len": cfg["T"], "dropout": cfg.get("dropout", 0.0), "embed_size": E,
                 "eval_every": 10**9, "checkpoint_every": 10**9, "sample_chars": 0}
+    if cfg.get("embed_dropout") is not None:
+        settings["embed_dropout"] = cfg["embed_dropout"]
     if job == "charlstm":
         flags = [f"--{k.replace('_', '-')}={v}" for k, v in settings.items()
                  if k != "num_layers"] + [f"--layers={cfg['L']}", f"--threads={cfg.get('threads', 0)}"]

@@ -5,12 +5,13 @@
 
 Both sides get the same corpus, the same split (the last --val-frac held out), the same
 char-rnn batches (N streams side by side, state carried, reset each epoch), the same
-shape (embedding, L LSTM layers, dropout on the embedding, between layers and before the
-output), the same optimizer, learning rate, schedule (charlstm's own ``learning_rate``
-with the same progress), gradient clipping and periodic evaluation, and the same wall-clock
-budget; each runs in a fresh process, one after the other. The figure compared is the
-loss on the whole validation split, state carried, after the budget, computed the same
-way for both. PyTorch keeps its own default initialisation (as a PyTorch user would).
+shape and dropout (embedding, L LSTM layers, dropout where charlstm's defaults put it), the
+same optimizer (Adam, with charlstm's decoupled weight decay on the weight matrices:
+AdamW), learning rate, schedule (charlstm's own ``learning_rate`` with the same
+progress), gradient clipping and periodic evaluation, and the same wall-clock budget;
+each runs in a fresh process, one after the other. The figure compared is the loss on
+the whole validation split, state carried, after the budget, computed the same way for
+both. PyTorch keeps its own default initialisation (as a PyTorch user would).
 
 Writes runs/quality/quality-<time>.json and prints a Markdown table. Without torch the
 PyTorch side is skipped with a message.
@@ -79,10 +80,17 @@ def torch_child(corpus, minutes, seed, settings=None, max_steps=None):
     emb = torch.nn.Embedding(V, E)
     lstm = torch.nn.LSTM(E, H, L, batch_first=True, dropout=p if L > 1 else 0.0)
     drop = torch.nn.Dropout(p)
+    drop_in = torch.nn.Dropout(cfg.model_config(V).input_dropout)
     lin = torch.nn.Linear(H, V)
     modules = [emb, lstm, lin]
     params = [q for m in modules for q in m.parameters()]
-    opt = torch.optim.Adam(params, lr=cfg.lr)
+    # charlstm's decoupled weight decay: the weight matrices only (not biases, not the
+    # embedding); AdamW with weight_decay 0 is Adam.
+    matrices = [q for name, q in [*lstm.named_parameters(), *lin.named_parameters()]
+                if "weight" in name]
+    others = [q for q in params if all(q is not w for w in matrices)]
+    opt = torch.optim.AdamW([{"params": matrices, "weight_decay": cfg.weight_decay},
+                             {"params": others, "weight_decay": 0.0}], lr=cfg.lr)
 
     def evaluate(batches):
         for m in modules:
@@ -113,7 +121,7 @@ def torch_child(corpus, minutes, seed, settings=None, max_steps=None):
         for g in opt.param_groups:
             g["lr"] = lr
         x, y = (torch.from_numpy(a) for a in train_b.get(batch))
-        out, new = lstm(drop(emb(x)), state)
+        out, new = lstm(drop_in(emb(x)), state)
         loss = torch.nn.functional.cross_entropy(lin(drop(out)).reshape(-1, V), y.reshape(-1))
         opt.zero_grad()
         loss.backward()

@@ -156,3 +156,12 @@ def test_gradcheck_command_fails_on_a_broken_backward(monkeypatch):
     r = runner.invoke(app, ["gradcheck", "--cell", "lstm", "--layers", "2"])
     assert r.exit_code == 1, r.output
     assert "FAILED" in r.output and "c0" in r.output.split("FAILED")[1]
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
+def test_the_dense_embedding_path_also_matches_finite_differences(cell):
+    # A vocabulary above twice the embedding size takes the embedding array and the
+    # layer's input GEMM instead of the lookup (Ls.Embedded) the smaller one uses.
+    rows = check_model(cell=cell, layers=2, hidden=5, N=2, T=3, vocab=11, embed=4)
+    for r in rows:
+        assert r.max_rel_error < 1e-7, (r.name, r.max_rel_error)

@@ -146,7 +146,7 @@ def test_nan_stops_with_a_message_and_keeps_finite_weights(corpus, tmp_path):
     # so a merely huge rate gives a huge but finite loss).
     res = run_cli("train", corpus, "--run-dir", run, "--max-steps", "200", "--lr", "1e38",
                   "--grad-clip", "0", "--optimizer", "sgd", "--momentum", "0", "--eval-every", "1",
-                  *SMALL)
+                  "--weight-decay", "0", *SMALL)
     assert res.returncode == 2 and "Traceback" not in res.stderr
     assert "lower --lr" in res.stderr
     ck = ckpt.load(run / "latest.npz")
@@ -155,6 +155,18 @@ def test_nan_stops_with_a_message_and_keeps_finite_weights(corpus, tmp_path):
     if (run / "best.npz").exists():                    # only if some evaluation was finite
         best = ckpt.load(run / "best.npz")
         assert all(np.isfinite(v).all() for v in best.params.values())
+
+
+def test_weights_that_overflow_are_not_saved_and_the_message_says_so(corpus, tmp_path):
+    # With weight decay, lr 1e38 scales the weights by 1 - 5e36: they overflow in the
+    # update itself, and the next step's loss is NaN.
+    run = tmp_path / "run"
+    res = run_cli("train", corpus, "--run-dir", run, "--max-steps", "50", "--lr", "1e38",
+                  "--optimizer", "sgd", "--momentum", "0", "--weight-decay", "0.05", *SMALL)
+    assert res.returncode == 2 and "Traceback" not in res.stderr
+    assert "lower --lr" in res.stderr and "weights overflowed before any checkpoint" in res.stderr
+    assert not (run / "latest.npz").exists()
+    assert (run / "config.json").exists()              # the run folder is kept
 
 
 def test_small_corpus_shrinks_streams_with_a_warning(tmp_path):
