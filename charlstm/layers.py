@@ -131,9 +131,9 @@ class Embedded:
     Any sequence layer takes one in place of x (N, T, D). Its input projection for all
     steps, Wx^T x_t + b, is then a lookup in the (V, G) table W Wx + b (G = 4H for the
     LSTM): a gather instead of a GEMM over all T*N columns, and no (N, T, D) embedding
-    array. The backward sums each step's d(pre-activation) by character id (one GEMM
-    with the one-hot matrix, V columns) and returns the gradient of W, (V, D), where it
-    would return dx; dWx = W^T (that sum). Worth it when V is small next to 2D: the model
+    array. The backward sums each step's d(pre-activation) by character id (as
+    ``embedding_backward`` sums dx: one GEMM with the one-hot matrix) and returns the
+    gradient of W, (V, D), where it would return dx; dWx = W^T (that sum). Worth it when V is small next to 2D: the model
     uses it for a character vocabulary when the embedding is not dropped out.
     """
 
@@ -160,11 +160,11 @@ def _input_backward(X, Wx, dA2, ws):
     """From dA2 (G, T*N) = d(Wx^T x_t + b): -> dx (N, T, D) and dWx (D, G); for an
     Embedded input, dW (V, D) of its table in place of dx."""
     if isinstance(X, Embedded):
-        V, M = X.W.shape[0], dA2.shape[1]
-        onehot = np.zeros((M, V), dtype=dA2.dtype)
-        onehot[np.arange(M), X.ids.T.reshape(-1)] = 1  # columns in (t, n) order
-        per_char = dA2 @ onehot                        # (G, V): summed by character
-        return np.ascontiguousarray((Wx @ per_char).T), X.W.T @ per_char.T
+        N, T = X.ids.shape
+        G = dA2.shape[0]
+        # Summed by character: the embedding's own backward, with G features for D.
+        per_char = embedding_backward(_logical(dA2.reshape(G, T, N)), (X.ids, (X.W.shape[0], G)))
+        return per_char @ Wx.T, X.W.T @ per_char      # (V, G) -> dW (V, D), dWx (D, G)
     D, T, N = X.shape
     dX = _empty(ws, "dX", (D, T, N), dA2.dtype)
     np.matmul(Wx, dA2, out=_columns(dX))
