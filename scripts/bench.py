@@ -103,7 +103,8 @@ def torch_job(H, L, N, T, dropout=0.0, cell="lstm", threads=0, embed_dropout=Non
     rnn = {"lstm": torch.nn.LSTM, "gru": torch.nn.GRU}[cell]
     lstm = rnn(E, H, L, batch_first=True, dropout=dropout if L > 1 else 0.0)
     drop = torch.nn.Dropout(dropout)
-    drop_in = torch.nn.Dropout(dropout if embed_dropout is None else embed_dropout)
+    drop_in = torch.nn.Dropout(ModelConfig(vocab_size=V, dropout=dropout,
+                                           embed_dropout=embed_dropout).input_dropout)
     lin = torch.nn.Linear(H, V)
     params = [*emb.parameters(), *lstm.parameters(), *lin.parameters()]
     opt = torch.optim.Adam(params, lr=2e-3)

@@ -88,7 +88,8 @@ def torch_child(corpus, minutes, seed, settings=None, max_steps=None):
     # embedding); AdamW with weight_decay 0 is Adam.
     matrices = [q for name, q in [*lstm.named_parameters(), *lin.named_parameters()]
                 if "weight" in name]
-    others = [q for q in params if id(q) not in {id(w) for w in matrices}]
+    decayed = {id(w) for w in matrices}
+    others = [q for q in params if id(q) not in decayed]
     opt = torch.optim.AdamW([{"params": matrices, "weight_decay": cfg.weight_decay},
                              {"params": others, "weight_decay": 0.0}], lr=cfg.lr)
 
