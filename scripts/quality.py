@@ -2,16 +2,24 @@
 
     python scripts/quality.py                                  # Tiny Shakespeare and python-docs, 10 min each
     python scripts/quality.py --corpus data/tinyshakespeare.txt --minutes 10 --repeats 2
+    python scripts/quality.py --torch-recipe charlstm          # one PyTorch recipe only
 
-Both sides get the same corpus, the same split (the last --val-frac held out), the same
+Every side gets the same corpus, the same split (the last --val-frac held out), the same
 char-rnn batches (N streams side by side, state carried, reset each epoch), the same
-shape and dropout (embedding, L LSTM layers, dropout where charlstm's defaults put it), the
-same optimizer (Adam, with charlstm's decoupled weight decay on the weight matrices:
-AdamW), learning rate, schedule (charlstm's own ``learning_rate`` with the same
-progress), gradient clipping and periodic evaluation, and the same wall-clock budget;
-each runs in a fresh process, one after the other. The figure compared is the loss on
-the whole validation split, state carried, after the budget, computed the same way for
-both. PyTorch keeps its own default initialisation (as a PyTorch user would).
+shape and dropout (embedding, L LSTM layers, dropout where charlstm's defaults put it),
+gradient clipping, periodic evaluation and wall-clock budget; each runs in a fresh
+process, one after the other. The figure compared is the loss on the whole validation
+split, state carried, after the budget, computed the same way for all. PyTorch keeps its
+own default initialisation (as a PyTorch user would).
+
+The PyTorch LSTM is trained with one or both recipes (RECIPES, --torch-recipe):
+  charlstm    charlstm's own defaults: Adam with its decoupled weight decay on the weight
+              matrices (AdamW), its peak rate, warm-up and budget-aware schedule, through
+              charlstm's ``learning_rate`` with the same progress. Only the
+              implementations differ: speed, initialisation, numerics.
+  torch-rnn   the classic recipe of jcjohnson/torch-rnn's train.lua: Adam at 2e-3,
+              halved every 5 epochs, no weight decay, no warm-up. What a PyTorch user
+              porting the classic char model runs; charlstm's recipe is then on trial too.
 
 Writes runs/quality/quality-<time>.json and prints a Markdown table. Without torch the
 PyTorch side is skipped with a message.
@@ -57,10 +65,19 @@ def run_charlstm(corpus, minutes, out_dir, seed):
             "chars_per_s": int(last["chars"]) / float(last["elapsed_s"])}
 
 
-def torch_child(corpus, minutes, seed, settings=None, max_steps=None):
+# TrainConfig fields each PyTorch recipe changes from charlstm's defaults.
+RECIPES = {
+    "charlstm": {},
+    "torch-rnn": {"lr": 2e-3, "lr_schedule": "step", "lr_decay": 0.5, "lr_decay_every": 5,
+                  "warmup_steps": 0, "weight_decay": 0.0},
+}
+
+
+def torch_child(corpus, minutes, seed, settings=None, max_steps=None, recipe="charlstm"):
     """The same training in PyTorch (runs in its own process). settings: TrainConfig fields
-    to change (scripts/bench.py's end-to-end timing uses them, with max_steps)."""
-    cfg = TrainConfig(**(settings or {}))
+    to change (scripts/bench.py's end-to-end timing uses them, with max_steps); recipe: a
+    key of RECIPES, whose fields apply on top."""
+    cfg = TrainConfig(**{**(settings or {}), **RECIPES[recipe]})
     torch.manual_seed(seed)
     enc = encode_corpus(corpus, cfg.encoding, progress=False)
     V = len(enc.vocab)
@@ -110,15 +127,16 @@ def torch_child(corpus, minutes, seed, settings=None, max_steps=None):
 
     t0 = time.perf_counter()
     deadline = t0 + 60 * minutes
-    step = batch = 0
-    state = None
+    step = batch = epoch = 0
+    state, lr = None, cfg.lr
     while (time.perf_counter() < deadline) if max_steps is None else (step < max_steps):
         if batch == 0:
             state = None
         progress = ((time.perf_counter() - t0) / (60 * minutes) if max_steps is None
                     else step / max_steps)
-        lr = learning_rate(cfg.lr, step, schedule=cfg.lr_schedule, warmup=cfg.warmup_steps,
-                           min_lr=cfg.min_lr, progress=progress)
+        lr = learning_rate(cfg.lr, step, schedule=cfg.lr_schedule, epoch=epoch,
+                           decay=cfg.lr_decay, decay_every=cfg.lr_decay_every,
+                           warmup=cfg.warmup_steps, min_lr=cfg.min_lr, progress=progress)
         for g in opt.param_groups:
             g["lr"] = lr
         x, y = (torch.from_numpy(a) for a in train_b.get(batch))
@@ -131,18 +149,33 @@ def torch_child(corpus, minutes, seed, settings=None, max_steps=None):
         state = tuple(s.detach() for s in new)
         step, batch = step + 1, batch + 1
         if batch == len(train_b):
-            batch = 0
+            batch, epoch = 0, epoch + 1
         if step % cfg.eval_every == 0:
             evaluate(val_slice)                        # the same periodic cost as charlstm
     elapsed = time.perf_counter() - t0
     return {"val_full": evaluate(val_full), "steps": step, "chars": step * N_train * T,
-            "chars_per_s": step * N_train * T / elapsed}
+            "chars_per_s": step * N_train * T / elapsed, "last_lr": lr}
 
 
-def run_torch(corpus, minutes, seed):
-    out = subprocess.run([sys.executable, __file__, "--child", json.dumps([str(corpus), minutes, seed])],
+def run_torch(corpus, minutes, seed, recipe="charlstm"):
+    child = json.dumps([str(corpus), minutes, seed, None, None, recipe])
+    out = subprocess.run([sys.executable, __file__, "--child", child],
                          check=True, cwd=ROOT, capture_output=True, text=True).stdout
     return json.loads(out.strip().splitlines()[-1])
+
+
+def verdict(ours, theirs):
+    """charlstm's runs against one PyTorch recipe's: the margin between the medians (> 0:
+    charlstm lower), the spread (the widest range of one side's runs) and what they say."""
+    margin = statistics.median(theirs) - statistics.median(ours)
+    spread = max(max(ours) - min(ours), max(theirs) - min(theirs))
+    if len(ours) < 2 or len(theirs) < 2:
+        word = "one run each: no spread to compare with (use --repeats 2 or more)"
+    elif abs(margin) > spread:
+        word = "charlstm ahead" if margin > 0 else "PyTorch ahead"
+    else:
+        word = "level (the margin is within the spread)"
+    return margin, spread, word
 
 
 def main():
@@ -150,6 +183,8 @@ def main():
     ap.add_argument("--corpus", action="append", help="repeatable [default: data/tinyshakespeare.txt and python-docs]")
     ap.add_argument("--minutes", type=float, default=10.0)
     ap.add_argument("--repeats", type=int, default=1, help="runs of each side, alternated")
+    ap.add_argument("--torch-recipe", action="append", choices=list(RECIPES),
+                    help="repeatable [default: both, charlstm then torch-rnn]")
     ap.add_argument("--out", type=Path, default=ROOT / "runs" / "quality")
     ap.add_argument("--child", help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -161,39 +196,58 @@ def main():
         if c != "python-docs" and not Path(c).exists():
             sys.exit(f"error: corpus {c} not found (charlstm download tinyshakespeare fetches "
                      "data/tinyshakespeare.txt)")
+    recipes = args.torch_recipe or list(RECIPES)
     if torch is None:
         print("torch is not installed: the PyTorch side is skipped (pip install torch==2.13.0)",
               file=sys.stderr)
+        recipes = []
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
     results = []
     for corpus in corpora:
         for r in range(args.repeats):
             work = args.out / stamp / f"{Path(corpus).stem}-{r}"
             entry = {"corpus": corpus, "repeat": r, "minutes": args.minutes,
-                     "charlstm": run_charlstm(corpus, args.minutes, work, seed=r)}
-            if torch is not None:
-                entry["torch"] = run_torch(corpus, args.minutes, seed=r)
+                     "charlstm": run_charlstm(corpus, args.minutes, work, seed=r),
+                     "torch": {rec: run_torch(corpus, args.minutes, r, rec) for rec in recipes}}
             results.append(entry)
             print(json.dumps(entry), file=sys.stderr, flush=True)
     args.out.mkdir(parents=True, exist_ok=True)
     path = args.out / f"quality-{stamp}.json"
     path.write_text(json.dumps({"date": stamp, "torch": getattr(torch, "__version__", None),
+                                "recipes": {k: RECIPES[k] for k in recipes},
                                 "results": results}, indent=1))
-    print("| corpus | minutes | charlstm val (nats/char) | torch val | charlstm chars/s | torch chars/s |")
-    print("|---|---|---|---|---|---|")
+    print(table(corpora, recipes, results, args.minutes))
+    print(f"\nwrote {path}")
+
+
+def table(corpora, recipes, results, minutes):
+    """Markdown: a row per corpus and side (median, and range over the repeats), then the
+    verdict of charlstm against each PyTorch recipe."""
+    def runs(rs, rec):
+        return [e["charlstm"] if rec is None else e["torch"][rec] for e in rs]
+
+    def fmt(vals, f):
+        s = f.format(statistics.median(vals))
+        return s + (f" ({f.format(min(vals))}-{f.format(max(vals))})" if len(vals) > 1 else "")
+
+    lines = ["| corpus | minutes | side | val loss (nats/char) | steps | chars/s |",
+             "|---|---|---|---|---|---|"]
+    verdicts = []
     for corpus in corpora:
         rs = [e for e in results if e["corpus"] == corpus]
-
-        def fmt(side, key, f):
-            vals = [e[side][key] for e in rs if side in e]
-            if not vals:
-                return "-"
-            s = f.format(statistics.median(vals))
-            return s + (f" ({f.format(min(vals))}-{f.format(max(vals))})" if len(vals) > 1 else "")
-        print(f"| {Path(corpus).stem} | {args.minutes:g} | {fmt('charlstm', 'val_full', '{:.4f}')} | "
-              f"{fmt('torch', 'val_full', '{:.4f}')} | {fmt('charlstm', 'chars_per_s', '{:,.0f}')} | "
-              f"{fmt('torch', 'chars_per_s', '{:,.0f}')} |")
-    print(f"\nwrote {path}")
+        name = Path(corpus).stem
+        for rec in [None, *recipes]:
+            side = "charlstm" if rec is None else f"torch, {rec} recipe"
+            got = runs(rs, rec)
+            lines.append(f"| {name} | {minutes:g} | {side} | {fmt([g['val_full'] for g in got], '{:.4f}')} | "
+                         f"{fmt([g['steps'] for g in got], '{:,.0f}')} | "
+                         f"{fmt([g['chars_per_s'] for g in got], '{:,.0f}')} |")
+        ours = [g["val_full"] for g in runs(rs, None)]
+        for rec in recipes:
+            margin, spread, word = verdict(ours, [g["val_full"] for g in runs(rs, rec)])
+            verdicts.append(f"{name}, against the {rec} recipe: margin {margin:+.4f} between the "
+                            f"medians, spread {spread:.4f}: {word}")
+    return "\n".join(lines + [""] + verdicts)
 
 
 if __name__ == "__main__":

@@ -32,15 +32,39 @@ def test_quality_race_runs_end_to_end_in_a_fast_mode(tmp_path):
     r = subprocess.run([sys.executable, script, "--corpus", corpus, "--minutes", "0.02",
                         "--out", tmp_path / "q"], capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr
-    assert "| c | 0.02 |" in r.stdout
+    assert "| c | 0.02 | charlstm |" in r.stdout
     out = json.loads(next((tmp_path / "q").glob("quality-*.json")).read_text())
     entry = out["results"][0]
     assert 0 < entry["charlstm"]["val_full"] < 5 and entry["charlstm"]["steps"] > 0
     if out["torch"] is not None:
-        assert 0 < entry["torch"]["val_full"] < 5 and entry["torch"]["steps"] > 0
+        assert set(entry["torch"]) == {"charlstm", "torch-rnn"}
+        for recipe, got in entry["torch"].items():
+            assert 0 < got["val_full"] < 5 and got["steps"] > 0
+            assert f"| c | 0.02 | torch, {recipe} recipe |" in r.stdout
+        assert entry["torch"]["torch-rnn"]["last_lr"] == 2e-3       # 5 epochs take longer
+        assert "one run each" in r.stdout
     r = subprocess.run([sys.executable, script, "--corpus", tmp_path / "missing.txt"],
                        capture_output=True, text=True)
     assert r.returncode == 1 and "not found" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_quality_verdict_weighs_the_margin_against_the_spread():
+    from scripts.quality import verdict
+    margin, spread, word = verdict([1.40, 1.41], [1.45, 1.46])
+    assert abs(margin - 0.05) < 1e-12 and abs(spread - 0.01) < 1e-12 and word == "charlstm ahead"
+    assert verdict([1.40, 1.44], [1.42, 1.43])[2].startswith("level")   # 0.005 < 0.04
+    assert verdict([1.50, 1.51], [1.40, 1.40])[2] == "PyTorch ahead"
+    assert verdict([1.4], [1.5])[2].startswith("one run each")
+
+
+def test_torch_rnn_recipe_halves_the_rate_every_five_epochs():
+    from charlstm.optim import learning_rate
+    from scripts.quality import RECIPES
+    from charlstm.train import TrainConfig
+    cfg = TrainConfig(**RECIPES["torch-rnn"])
+    rates = [learning_rate(cfg.lr, 0, schedule=cfg.lr_schedule, epoch=e, decay=cfg.lr_decay,
+                           decay_every=cfg.lr_decay_every, warmup=cfg.warmup_steps) for e in (0, 4, 5, 10)]
+    assert rates == [2e-3, 2e-3, 1e-3, 5e-4]
 
 
 def test_gru_jobs_run_and_count_three_gate_blocks():
