@@ -13,9 +13,10 @@ drift affects both alike and neither's thread pool disturbs the other's.
 --e2e times whole training commands: `charlstm train CORPUS --max-steps K` against a
 PyTorch script that does the same work (scripts/quality.py's PyTorch side: the corpus,
 char-rnn batches, the same model and optimizer), periodic evaluation off, each at K = 4
-and K = 16 steps; the difference of the two wall times over 12 steps cancels start-up
-(imports, reading the corpus, the final validation pass), leaving the cost of a step as
-the command line pays it.
+steps and at K = 4 + k, with k chosen from the in-process step time so that the k steps
+take about E2E_SECONDS (at least 12 steps); the difference of the two wall times over k
+steps cancels start-up (imports, reading the corpus, the final validation pass), leaving
+the cost of a step as the command line pays it.
 """
 
 from __future__ import annotations
@@ -234,7 +235,14 @@ def peak_memory(job: str, cfg: dict) -> tuple[int, int]:
 
 # --------------------------------------------------------------------------- end to end
 
-E2E_STEPS = (4, 16)
+E2E_SHORT = 4                                          # steps of the short run
+E2E_SECONDS = 8.0                                      # what the extra steps of the long run should take
+
+
+def e2e_extra_steps(seconds_per_step: float) -> int:
+    """Steps the long run adds to the short one: about E2E_SECONDS of work, at least 12,
+    so that start-up noise (a few tenths of a second) is small beside their time."""
+    return max(12, int(np.ceil(E2E_SECONDS / seconds_per_step)))
 
 
 def e2e_seconds(job: str, cfg: dict, corpus: str, steps: int) -> float:
@@ -260,11 +268,12 @@ def e2e_seconds(job: str, cfg: dict, corpus: str, steps: int) -> float:
     return time.perf_counter() - t
 
 
-def time_e2e(jobs: list, cfg: dict, corpus: str, rounds: int) -> dict:
+def time_e2e(jobs: list, cfg: dict, corpus: str, rounds: int, extra: int) -> dict:
     """Seconds per step of each job as the command pays it: the median over rounds of
-    (time of a 16-step run - time of a 4-step run) / 12, the jobs alternating."""
+    (time of an (E2E_SHORT + extra)-step run - time of an E2E_SHORT-step run) / extra,
+    the jobs alternating."""
     per_step = {j: [] for j in jobs}
-    short, long = E2E_STEPS
+    short, long = E2E_SHORT, E2E_SHORT + extra
     for _ in range(rounds):
         for j in jobs:
             t_long = e2e_seconds(j, cfg, corpus, long)
@@ -374,7 +383,9 @@ def main():
             r["torch_chars_per_s"] = chars / t["torch"]
             r["ratio"] = t["torch"] / t["charlstm"]
         if args.e2e and "gru" not in name:
-            e = time_e2e(jobs, dict(c, threads=args.threads), args.corpus, 1 if args.quick else 2)
+            extra = e2e_extra_steps(min(t.values()))
+            e = time_e2e(jobs, dict(c, threads=args.threads), args.corpus, 1 if args.quick else 2, extra)
+            r["e2e_steps"] = [E2E_SHORT, E2E_SHORT + extra]
             r["e2e_charlstm_chars_per_s"] = chars / e["charlstm"]
             if torch is not None:
                 r["e2e_torch_chars_per_s"] = chars / e["torch"]
@@ -407,14 +418,15 @@ def main():
               f"| {tc} | {ratio} | {r['charlstm_gflops']:.0f} | {r['charlstm_pct_of_peak']:.0f}% |")
     if args.e2e:
         print("\nend to end (`charlstm train --max-steps`, start-up cancelled by differencing "
-              f"{E2E_STEPS[0]}- and {E2E_STEPS[1]}-step runs on {Path(args.corpus).name}):\n")
-        print("| config | charlstm chars/s | torch chars/s | ratio | charlstm in-process chars/s |")
-        print("|---|---|---|---|---|")
+              f"a short and a long run on {Path(args.corpus).name}):\n")
+        print("| config | steps differenced | charlstm chars/s | torch chars/s | ratio | charlstm in-process chars/s |")
+        print("|---|---|---|---|---|---|")
         for name, c, r in rows:
             if "e2e_charlstm_chars_per_s" in r:
                 tc = f"{r['e2e_torch_chars_per_s']:,.0f}" if "e2e_torch_chars_per_s" in r else "-"
                 ratio = f"{r['e2e_ratio']:.2f}x" if "e2e_ratio" in r else "-"
-                print(f"| {name} | {r['e2e_charlstm_chars_per_s']:,.0f} | {tc} | {ratio} "
+                a, b = r["e2e_steps"]
+                print(f"| {name} | {b} - {a} | {r['e2e_charlstm_chars_per_s']:,.0f} | {tc} | {ratio} "
                       f"| {r['charlstm_chars_per_s']:,.0f} |")
     s = result["sample"]
     ratio = f" ({s['charlstm'] / s['torch']:.1f}x)" if "torch" in s else ""

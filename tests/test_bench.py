@@ -92,3 +92,9 @@ def test_scaling_figure_is_drawn(tmp_path):
     bench.draw_scaling({"H": rows("H", [64, 128]), "N": rows("N", [1, 8])},
                        ["charlstm", "torch"], 70e9, out)
     assert out.stat().st_size > 10_000
+
+
+def test_end_to_end_runs_enough_extra_steps_to_outweigh_start_up():
+    assert bench.e2e_extra_steps(0.030) * 0.030 >= bench.E2E_SECONDS      # small: ~270 steps
+    assert bench.e2e_extra_steps(0.030) < 2 * bench.E2E_SECONDS / 0.030
+    assert bench.e2e_extra_steps(5.0) == 12                               # never fewer than 12
