@@ -67,6 +67,24 @@ def test_torch_rnn_recipe_halves_the_rate_every_five_epochs():
     assert rates == [2e-3, 2e-3, 1e-3, 5e-4]
 
 
+def test_torch_side_counts_epochs_for_the_torch_rnn_recipe(tmp_path):
+    """The PyTorch child passes its epoch to the schedule: after 5 epochs the rate halves."""
+    import pytest
+    from conftest import make_text
+    quality = pytest.importorskip("scripts.quality")
+    if quality.torch is None:
+        pytest.skip("torch is not installed")
+    corpus = tmp_path / "c.txt"
+    corpus.write_text(make_text(400), encoding="utf-8")
+    small = dict(hidden_size=8, embed_size=4, batch_size=2, seq_len=8, eval_every=10_000)
+    enc = quality.encode_corpus(str(corpus), "utf-8", progress=False)
+    train_ids, _ = quality.split(enc.ids, 0.1)
+    per_epoch = len(quality.Batches(train_ids, 2, 8))
+    got = [quality.torch_child(str(corpus), 0, 0, small, k * per_epoch, "torch-rnn")["last_lr"]
+           for k in (5, 6)]
+    assert got == [2e-3, 1e-3]                     # step 5 * per_epoch - 1 is still in epoch 4
+
+
 def test_gru_jobs_run_and_count_three_gate_blocks():
     bench.numpy_job(H=8, L=2, N=2, T=3, dropout=0.2, cell="gru")()
     N, T, H = 2, 3, 5
