@@ -41,6 +41,7 @@ sys.path.insert(0, str(ROOT))
 
 from charlstm.data import Batches, encode_corpus, fit_streams, split  # noqa: E402
 from charlstm.optim import learning_rate  # noqa: E402
+from charlstm.plot import read_metrics  # noqa: E402
 from charlstm.train import TrainConfig, eval_slice_chars  # noqa: E402
 
 try:
@@ -56,13 +57,10 @@ def run_charlstm(corpus, minutes, out_dir, seed):
                     str(minutes), "--run-dir", str(run), "--overwrite", "--quiet",
                     "--sample-chars", "0", "--seed", str(seed)], check=True, cwd=ROOT,
                    capture_output=True, text=True)
-    import csv
-    with open(run / "metrics.csv", newline="", encoding="utf-8") as f:
-        rows = list(csv.DictReader(f))
-    last = rows[-1]
-    return {"val_full": float(last["val_full"]), "best_val_slice": min(float(r["val_loss"]) for r in rows),
-            "steps": int(last["step"]), "chars": int(last["chars"]),
-            "chars_per_s": int(last["chars"]) / float(last["elapsed_s"])}
+    m = read_metrics(run)                              # {column: [float per evaluation]}
+    return {"val_full": m["val_full"][-1], "best_val_slice": min(m["val_loss"]),
+            "steps": int(m["step"][-1]), "chars": int(m["chars"][-1]),
+            "chars_per_s": m["chars"][-1] / m["elapsed_s"][-1]}
 
 
 # TrainConfig fields each PyTorch recipe changes from charlstm's defaults.
