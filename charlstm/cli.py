@@ -325,7 +325,7 @@ def info(checkpoint: Path = typer.Argument(..., help="A .npz checkpoint.")):
 def export(
     checkpoint: Path = typer.Argument(..., help="A .npz checkpoint."),
     html: Optional[Path] = typer.Option(None, "--html", help="Write a one-file web page that writes with the model in any browser (no network, nothing installed)."),
-    onnx: Optional[Path] = typer.Option(None, "--onnx", help="Write ONNX graphs: MODEL.onnx (a whole sequence) and MODEL.step.onnx (one step); needs pip install 'charlstm[onnx]'."),
+    onnx: Optional[Path] = typer.Option(None, "--onnx", help="Write ONNX graphs: MODEL.onnx (a whole sequence) and MODEL.step.onnx (one step); needs pip install 'charlstm\\[onnx]'."),
 ):
     """Use the model elsewhere: a web page (--html) and/or ONNX graphs (--onnx)."""
     from . import checkpoint as ckpt
