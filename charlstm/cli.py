@@ -322,6 +322,27 @@ def info(checkpoint: Path = typer.Argument(..., help="A .npz checkpoint.")):
 
 
 @app.command(no_args_is_help=True)
+def export(
+    checkpoint: Path = typer.Argument(..., help="A .npz checkpoint."),
+    html: Optional[Path] = typer.Option(None, "--html", help="Write a one-file web page that writes with the model in any browser (no network, nothing installed)."),
+    onnx: Optional[Path] = typer.Option(None, "--onnx", help="Write ONNX graphs: MODEL.onnx (a whole sequence) and MODEL.step.onnx (one step); needs pip install 'charlstm\\[onnx]'."),
+):
+    """Use the model elsewhere: a web page (--html) and/or ONNX graphs (--onnx)."""
+    from . import checkpoint as ckpt
+    from .export import export_html, export_onnx
+
+    if html is None and onnx is None:
+        fail("say what to write: --html PAGE.html and/or --onnx MODEL.onnx")
+    ck = ckpt.load(checkpoint)
+    if html is not None:
+        page = export_html(ck, html, checkpoint)
+        typer.echo(f"wrote {page} ({page.stat().st_size / 1e6:.1f} MB): open it in a browser")
+    if onnx is not None:
+        for path in export_onnx(ck, onnx, checkpoint):
+            typer.echo(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB)")
+
+
+@app.command(no_args_is_help=True)
 def download(
     name: str = typer.Argument(..., help="Corpus name: tinyshakespeare."),
     dest: Path = typer.Option(Path("data"), help="Folder to save it in."),

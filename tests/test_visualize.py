@@ -123,9 +123,10 @@ def test_page_renders_in_headless_chromium(runner, model_ckpt, tmp_path):
     import matplotlib.image as mpimg
     img = mpimg.imread(shot)[..., :3]
     assert img.std() > 0.02                            # not blank
-    reds = ((img[..., 0] > 0.6) & (img[..., 2] < 0.6)).mean()
-    blues = ((img[..., 2] > 0.6) & (img[..., 0] < 0.5)).mean()
-    assert reds + blues > 0.005                        # coloured characters are visible
+    # Coloured characters are visible: pixels tinted red or blue, of any strength (a pale
+    # pink is (0.95, 0.85, 0.85)). On a 1000x800 shot about 6% are; the legend alone is 0.06%.
+    tinted = (img.max(axis=-1) - img.min(axis=-1) > 0.1).mean()
+    assert tinted > 0.01
 
 
 def test_a_gru_shows_its_hidden_state_and_has_no_cell_state():
