@@ -1,0 +1,891 @@
+"""Measure the truth about the learner files in tests/learners/{real,dlai,minchar,classes}/.
+
+    python tests/learners/measure.py            # all folders: rewrite each manifest.json
+    python tests/learners/measure.py real dlai  # some folders
+    python tests/learners/measure.py --check    # re-measure and compare with the committed manifests
+
+This script is the evidence the checker (`charlstm check`) is judged against, so it shares
+nothing with it: it never imports charlstm. It has its own loader (one top-level statement at
+a time, Python 2 print statements read as calls, Python 2 integer division reproduced on
+request, notebooks read cell by cell), its own reference implementation of every function in
+each API's conventions (each reference is itself checked against finite differences before
+anything is measured), and its own centred finite differences in float64.
+
+For every output of every function it records two errors, both scaled to the output's size:
+
+    err = max|a - b| / max(max|a|, max|b|)
+
+`vs_reference` compares with the reference on the same inputs (in the file's own layout);
+`vs_finite_diff` compares a gradient with centred differences (h = 1e-5) of the *file's own*
+forward (so a backward consistent with a wrong forward is right here and wrong against the
+reference). An output is right when its shape equals the reference's and vs_reference
+<= 1e-8 (a right one measures ~1e-16); finite differences of a right gradient measure
+~1e-10, of a wrong one 1e-2 or more. Sizes all differ from each other (N=3, T=4, D=5,
+H=6, V=7 for cs231n), so a swapped axis cannot pass by accident.
+
+The authored part of each manifest entry (what the file is, the mistake, the note a teaching
+assistant would write) lives in the FILES tables below; everything else in the manifests is
+measured here.
+"""
+
+import ast
+import contextlib
+import inspect
+import io
+import json
+import re
+import sys
+import tokenize
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+FD_H = 1e-5
+REF_TOL = 1e-8          # an output equals the reference when err <= this (and shapes match)
+FD_TOL = 1e-6           # a gradient agrees with finite differences when err <= this
+
+
+# --------------------------------------------------------------------------- errors
+
+def err(a, b):
+    """max|a - b| scaled by the larger of the two arrays' largest magnitude."""
+    a = np.asarray(a, dtype=float)
+    b = np.asarray(b, dtype=float)
+    scale = max(np.max(np.abs(a)) if a.size else 0.0, np.max(np.abs(b)) if b.size else 0.0)
+    if scale == 0.0:
+        return 0.0
+    return float(np.max(np.abs(a - b)) / scale)
+
+
+def fmt(e):
+    """Two significant digits, enough to tell round-off from a mistake."""
+    return None if e is None else float("%.2g" % e)
+
+
+def num_grad(f, arr):
+    """Centred differences of the scalar f() with respect to arr (changed in place, restored)."""
+    g = np.zeros(arr.shape)
+    for ix in np.ndindex(arr.shape):
+        old = arr[ix]
+        arr[ix] = old + FD_H
+        fp = f()
+        arr[ix] = old - FD_H
+        fm = f()
+        arr[ix] = old
+        g[ix] = (fp - fm) / (2 * FD_H)
+    return g
+
+
+# --------------------------------------------------------------------------- loading
+
+class Source:
+    """A learner's file as units of code: one for a .py file, one per code cell of a notebook."""
+
+    def __init__(self, path):
+        self.path = Path(path)
+        self.units = []                       # (cell index or None, code cell number, source)
+        self.magics = []                      # IPython magics and shell lines, not run
+        if self.path.suffix == ".ipynb":
+            nb = json.loads(self.path.read_text())
+            code_no = 0
+            for k, cell in enumerate(nb["cells"]):
+                if cell["cell_type"] != "code":
+                    continue
+                code_no += 1
+                src = cell["source"]
+                src = "".join(src) if isinstance(src, list) else src
+                # IPython magics and shell lines: blanked, so line numbers stay those of the cell
+                lines = src.split("\n")
+                for n, l in enumerate(lines, 1):
+                    if l.lstrip().startswith(("%", "!")):
+                        self.magics.append("cell %d, line %d: %s" % (code_no, n, l.strip()))
+                src = "\n".join("" if l.lstrip().startswith(("%", "!")) else l for l in lines)
+                self.units.append((k, code_no, src))
+        else:
+            self.units.append((None, None, self.path.read_text()))
+
+    def where(self, unit, line):
+        k, code_no, _ = unit
+        return "line %d" % line if k is None else "cell %d, line %d" % (code_no, line)
+
+
+def py2_print_calls(src):
+    """Rewrite Python 2 `print x, y` statements as `print(x, y)` (a trailing comma -> end=' ').
+
+    Token based, so strings and comments are left alone; a print at the start of a statement
+    (after a newline, an indent, a `;`, or the `:` of a one-line compound statement) that is
+    not already followed by `(` is rewritten. Enough for the learner files here; not a general
+    Python 2 translator. Returns the new source and the lines rewritten.
+    """
+    toks = list(tokenize.generate_tokens(io.StringIO(src).readline))
+    lines = src.split("\n")
+    edits = []                     # (row, col, text_to_insert_or_replace, n_chars_replaced)
+    depth = 0
+    start = True
+    rewritten = []
+    i = 0
+    while i < len(toks):
+        tok = toks[i]
+        if tok.type == tokenize.OP and tok.string in "([{":
+            depth += 1
+        elif tok.type == tokenize.OP and tok.string in ")]}":
+            depth -= 1
+        if start and tok.type == tokenize.NAME and tok.string == "print":
+            nxt = toks[i + 1]
+            if not (nxt.type == tokenize.OP and nxt.string in ("(", "=", ".")):
+                # find the end of this simple statement
+                j = i + 1
+                d = 0
+                while True:
+                    t = toks[j]
+                    if t.type == tokenize.OP and t.string in "([{":
+                        d += 1
+                    elif t.type == tokenize.OP and t.string in ")]}":
+                        d -= 1
+                    if d == 0 and (t.type in (tokenize.NEWLINE, tokenize.COMMENT, tokenize.ENDMARKER)
+                                   or (t.type == tokenize.OP and t.string == ";")):
+                        break
+                    j += 1
+                last = toks[j - 1]
+                if last is tok:                                 # bare `print`
+                    edits.append((tok.end[0], tok.end[1], "()", 0))
+                else:
+                    if last.type == tokenize.OP and last.string == ",":
+                        edits.append((last.start[0], last.start[1], ", end=' ')", 1))
+                    else:
+                        edits.append((last.end[0], last.end[1], ")", 0))
+                    first = toks[i + 1]
+                    edits.append((tok.end[0], tok.end[1], "(", first.start[1] - tok.end[1]
+                                  if first.start[0] == tok.end[0] else 0))
+                rewritten.append(tok.start[0])
+        if tok.type in (tokenize.NEWLINE, tokenize.INDENT, tokenize.DEDENT):
+            start = True
+        elif tok.type == tokenize.OP and tok.string in (":", ";") and depth == 0:
+            start = True
+        elif tok.type not in (tokenize.NL, tokenize.COMMENT):
+            start = False
+        i += 1
+    for row, col, text, n in sorted(edits, reverse=True):
+        ln = lines[row - 1]
+        lines[row - 1] = ln[:col] + text + ln[col + n:]
+    return "\n".join(lines), sorted(set(rewritten))
+
+
+class _Py2Division(ast.NodeTransformer):
+    """a / b -> __py2div__(a, b, line): floor division when both are integers, as Python 2 did."""
+
+    def visit_BinOp(self, node):
+        self.generic_visit(node)
+        if isinstance(node.op, ast.Div):
+            return ast.copy_location(ast.Call(ast.Name("__py2div__", ast.Load()),
+                                              [node.left, node.right, ast.Constant(node.lineno)], []), node)
+        return node
+
+    def visit_AugAssign(self, node):
+        self.generic_visit(node)
+        if isinstance(node.op, ast.Div):
+            load = ast.parse(ast.unparse(node.target), mode="eval").body
+            call = ast.Call(ast.Name("__py2idiv__", ast.Load()),
+                            [load, node.value, ast.Constant(node.lineno)], [])
+            return ast.copy_location(ast.Assign([node.target], call), node)
+        return node
+
+
+def _is_int(v):
+    if isinstance(v, (bool, np.bool_)):
+        return False
+    if isinstance(v, (int, np.integer)):
+        return True
+    return isinstance(v, np.ndarray) and np.issubdtype(v.dtype, np.integer)
+
+
+class Loaded:
+    """The namespace a learner's file defines, loaded one top-level statement at a time."""
+
+    def __init__(self, path, python2=False, py2_division=False, supply=None):
+        self.source = Source(path)
+        self.ns = {"__name__": "learner_" + Path(path).stem, "__builtins__": __builtins__}
+        self.skipped = []            # what did not run, and why
+        self.print_lines = []        # Python 2 print statements read as calls
+        self.int_division_lines = set()
+        self.defs = {}               # function name -> ast.FunctionDef
+        if python2:
+            self.ns["xrange"] = range
+        if supply:
+            self.ns.update(supply)
+        self.ns["__py2div__"] = self._py2div
+        self.ns["__py2idiv__"] = self._py2idiv
+        for unit in self.source.units:
+            src = unit[2]
+            if python2:
+                src, rew = py2_print_calls(src)
+                self.print_lines += [self.source.where(unit, r) for r in rew]
+            try:
+                tree = ast.parse(src)
+            except SyntaxError as e:
+                self.skipped.append({"where": self.source.where(unit, e.lineno or 0),
+                                     "why": "SyntaxError: %s" % e.msg})
+                continue
+            for node in tree.body:
+                if isinstance(node, ast.While):
+                    self.skipped.append({"where": self.source.where(unit, node.lineno),
+                                         "why": "top-level while loop (the training loop): not run"})
+                    continue
+                if isinstance(node, ast.FunctionDef):
+                    self.defs[node.name] = node
+                mod = ast.Module([node], type_ignores=[])
+                if py2_division:
+                    mod = _Py2Division().visit(mod)
+                ast.fix_missing_locations(mod)
+                name = str(path) if unit[0] is None else "%s[cell %d]" % (path, unit[1])
+                try:
+                    with contextlib.redirect_stdout(io.StringIO()):
+                        exec(compile(mod, name, "exec"), self.ns)
+                except Exception as e:
+                    self.skipped.append({"where": self.source.where(unit, node.lineno),
+                                         "why": "%s: %s" % (type(e).__name__, e)})
+
+    def _py2div(self, a, b, line):
+        if _is_int(a) and _is_int(b):
+            self.int_division_lines.add(line)
+            return a // b
+        return a / b
+
+    def _py2idiv(self, a, b, line):
+        if _is_int(a) and _is_int(b):
+            self.int_division_lines.add(line)
+            a //= b
+            return a
+        a /= b
+        return a
+
+    def fn(self, name):
+        f = self.ns.get(name)
+        return f if callable(f) else None
+
+    def untouched_stub(self, name):
+        """True when the body is only a docstring, None placeholders, pass and a return."""
+        node = self.defs.get(name)
+        if node is None:
+            return False
+        for st in node.body:
+            if isinstance(st, ast.Expr) and isinstance(st.value, ast.Constant):
+                continue
+            if isinstance(st, ast.Pass):
+                continue
+            if isinstance(st, ast.Assign):
+                v = st.value
+                vals = v.elts if isinstance(v, ast.Tuple) else [v]
+                if all(isinstance(e, ast.Constant) and e.value is None for e in vals):
+                    continue
+            if isinstance(st, ast.Return):
+                continue
+            if isinstance(st, ast.Raise):
+                continue
+            return False
+        return True
+
+
+def all_none(result):
+    if result is None:
+        return True
+    if isinstance(result, (tuple, list)):
+        return len(result) > 0 and all(r is None for r in result)
+    if isinstance(result, dict):
+        return len(result) > 0 and all(r is None for r in result.values())
+    return False
+
+
+class Call:
+    """The outcome of calling a learner's function: its result, or how it stopped."""
+
+    def __init__(self, loaded, name, *args):
+        self.result = None
+        self.raised = None
+        self.returned_none = False    # a body that is not a stub and returns nothing
+        self.stub = None              # why it counts as not implemented, if it does
+        f = loaded.fn(name)
+        try:
+            with contextlib.redirect_stdout(io.StringIO()):
+                self.result = f(*args)
+        except NotImplementedError:
+            self.stub = "raises NotImplementedError"
+            return
+        except NameError as e:
+            if loaded.untouched_stub(name):
+                self.stub = "untouched starter body: NameError (%s): its return names are never assigned" % e
+                return
+            self.raised = "NameError: %s" % e
+            return
+        except Exception as e:
+            self.raised = "%s: %s" % (type(e).__name__, e)
+            return
+        if all_none(self.result):
+            if self.result is None and not loaded.untouched_stub(name):
+                self.returned_none = True
+            else:
+                self.stub = "returns the starter's None placeholders"
+
+
+def compare(out, ref):
+    """An output against the reference: shape, error, and the error of the values alone."""
+    rec = {}
+    if out is None or not hasattr(np.asarray(out), "shape"):
+        return {"ok": False, "got": repr(type(out).__name__)}
+    out = np.asarray(out, dtype=float)
+    ref = np.asarray(ref, dtype=float)
+    if out.shape != ref.shape:
+        rec["shape"] = list(out.shape)
+        rec["expected_shape"] = list(ref.shape)
+        if out.size == ref.size:
+            rec["vs_reference_values_reshaped"] = fmt(err(out.reshape(ref.shape), ref))
+        rec["ok"] = False
+        return rec
+    e = err(out, ref)
+    rec["vs_reference"] = fmt(e)
+    rec["ok"] = e <= REF_TOL
+    return rec
+
+
+# =========================================================================== cs231n
+# rnn_layers.py: batch-major (N, T, D) arrays, fused gates i, f, o, g.
+
+def sigmoid(z):
+    return 1.0 / (1.0 + np.exp(-z))
+
+
+class Cs231nRef:
+    """The reference, in the coursework layout. Each *_grads returns the gradients in the
+    order the coursework backward returns them."""
+
+    @staticmethod
+    def rnn_step(x, h, Wx, Wh, b):
+        return (np.tanh(x @ Wx + h @ Wh + b),)
+
+    @staticmethod
+    def rnn_step_grads(up, x, h, Wx, Wh, b):
+        (dn,) = up
+        nh = np.tanh(x @ Wx + h @ Wh + b)
+        dz = dn * (1 - nh ** 2)
+        return dz @ Wx.T, dz @ Wh.T, x.T @ dz, h.T @ dz, dz.sum(0)
+
+    @staticmethod
+    def rnn_seq(x, h0, Wx, Wh, b):
+        hs, h = [], h0
+        for t in range(x.shape[1]):
+            h = np.tanh(x[:, t] @ Wx + h @ Wh + b)
+            hs.append(h)
+        return (np.stack(hs, 1),)
+
+    @staticmethod
+    def rnn_seq_grads(up, x, h0, Wx, Wh, b):
+        (dh,) = up
+        (h,) = Cs231nRef.rnn_seq(x, h0, Wx, Wh, b)
+        T = x.shape[1]
+        dx = np.zeros_like(x)
+        dWx, dWh, db = np.zeros_like(Wx), np.zeros_like(Wh), np.zeros_like(b)
+        carry = np.zeros_like(h0)
+        for t in reversed(range(T)):
+            prev = h[:, t - 1] if t > 0 else h0
+            dz = (dh[:, t] + carry) * (1 - h[:, t] ** 2)
+            dx[:, t] = dz @ Wx.T
+            dWx += x[:, t].T @ dz
+            dWh += prev.T @ dz
+            db += dz.sum(0)
+            carry = dz @ Wh.T
+        return dx, carry, dWx, dWh, db
+
+    @staticmethod
+    def _gates(x, h, c, Wx, Wh, b):
+        H = h.shape[-1]
+        a = x @ Wx + h @ Wh + b
+        i, f, o = sigmoid(a[..., :H]), sigmoid(a[..., H:2 * H]), sigmoid(a[..., 2 * H:3 * H])
+        g = np.tanh(a[..., 3 * H:])
+        nc = f * c + i * g
+        return i, f, o, g, nc, o * np.tanh(nc)
+
+    @staticmethod
+    def lstm_step(x, h, c, Wx, Wh, b):
+        i, f, o, g, nc, nh = Cs231nRef._gates(x, h, c, Wx, Wh, b)
+        return nh, nc
+
+    @staticmethod
+    def _lstm_step_back(dnh, dnc, x, h, c, Wx, Wh, b):
+        i, f, o, g, nc, nh = Cs231nRef._gates(x, h, c, Wx, Wh, b)
+        tc = np.tanh(nc)
+        dc = dnc + dnh * o * (1 - tc ** 2)
+        da = np.concatenate([dc * g * i * (1 - i), dc * c * f * (1 - f),
+                             dnh * tc * o * (1 - o), dc * i * (1 - g ** 2)], axis=-1)
+        return da @ Wx.T, da @ Wh.T, dc * f, x.T @ da, h.T @ da, da.sum(0)
+
+    @staticmethod
+    def lstm_step_grads(up, x, h, c, Wx, Wh, b):
+        return Cs231nRef._lstm_step_back(up[0], up[1], x, h, c, Wx, Wh, b)
+
+    @staticmethod
+    def lstm_seq(x, h0, Wx, Wh, b):
+        hs, h, c = [], h0, np.zeros_like(h0)
+        for t in range(x.shape[1]):
+            h, c = Cs231nRef.lstm_step(x[:, t], h, c, Wx, Wh, b)
+            hs.append(h)
+        return (np.stack(hs, 1),)
+
+    @staticmethod
+    def lstm_seq_grads(up, x, h0, Wx, Wh, b):
+        (dh,) = up
+        T = x.shape[1]
+        hs, cs, h, c = [h0], [np.zeros_like(h0)], h0, np.zeros_like(h0)
+        for t in range(T):
+            h, c = Cs231nRef.lstm_step(x[:, t], h, c, Wx, Wh, b)
+            hs.append(h)
+            cs.append(c)
+        dx = np.zeros_like(x)
+        dWx, dWh, db = np.zeros_like(Wx), np.zeros_like(Wh), np.zeros_like(b)
+        dhc, dcc = np.zeros_like(h0), np.zeros_like(h0)
+        for t in reversed(range(T)):
+            gx, dhc, dcc, gWx, gWh, gb = Cs231nRef._lstm_step_back(
+                dh[:, t] + dhc, dcc, x[:, t], hs[t], cs[t], Wx, Wh, b)
+            dx[:, t] = gx
+            dWx += gWx
+            dWh += gWh
+            db += gb
+        return dx, dhc, dWx, dWh, db
+
+    @staticmethod
+    def embed(ids, W):
+        return (W[ids],)
+
+    @staticmethod
+    def embed_grads(up, ids, W):
+        dW = np.zeros_like(W)
+        np.add.at(dW, ids, up[0])
+        return (dW,)
+
+    @staticmethod
+    def affine(x, w, b):
+        return (x @ w + b,)
+
+    @staticmethod
+    def affine_grads(up, x, w, b):
+        (d,) = up
+        return d @ w.T, np.einsum("ntd,ntm->dm", x, d), d.sum((0, 1))
+
+    @staticmethod
+    def softmax_loss(x, y, mask):
+        N = x.shape[0]
+        z = x - x.max(-1, keepdims=True)
+        logp = z - np.log(np.exp(z).sum(-1, keepdims=True))
+        picked = np.take_along_axis(logp, y[..., None], -1)[..., 0]
+        loss = -np.sum(mask * picked) / N
+        dx = np.exp(logp)
+        np.put_along_axis(dx, y[..., None], np.take_along_axis(dx, y[..., None], -1) - 1, -1)
+        return loss, dx * mask[..., None] / N
+
+
+# What each coursework function takes and gives. Argument kinds say how a layout changes
+# them: "step" arrays have a batch axis, "seq" arrays a batch and a time axis, "param" neither.
+CS_FORWARD = {
+    "rnn_step_forward": (["x:step", "prev_h:step", "Wx:param", "Wh:param", "b:param"],
+                         ["next_h:step"], Cs231nRef.rnn_step, "rnn_step"),
+    "rnn_forward": (["x:seq", "h0:step", "Wx:param", "Wh:param", "b:param"],
+                    ["h:seq"], Cs231nRef.rnn_seq, "rnn_seq"),
+    "word_embedding_forward": (["ids:seq", "W:param"], ["out:seq"], Cs231nRef.embed, "embed"),
+    "lstm_step_forward": (["x:step", "prev_h:step", "prev_c:step", "Wx4:param", "Wh4:param", "b4:param"],
+                          ["next_h:step", "next_c:step"], Cs231nRef.lstm_step, "lstm_step"),
+    "lstm_forward": (["x:seq", "h0:step", "Wx4:param", "Wh4:param", "b4:param"],
+                     ["h:seq"], Cs231nRef.lstm_seq, "lstm_seq"),
+    "temporal_affine_forward": (["xa:seq", "w:param", "ba:param"], ["out:seq"], Cs231nRef.affine, "affine"),
+}
+# backward: its forward, the gradient(s) coming in, what it returns (name:kind:forward argument)
+CS_BACKWARD = {
+    "rnn_step_backward": ("rnn_step_forward", ["dnext_h:step"], Cs231nRef.rnn_step_grads,
+                          ["dx:step:x", "dprev_h:step:prev_h", "dWx:param:Wx", "dWh:param:Wh", "db:param:b"]),
+    "rnn_backward": ("rnn_forward", ["dh:seq"], Cs231nRef.rnn_seq_grads,
+                     ["dx:seq:x", "dh0:step:h0", "dWx:param:Wx", "dWh:param:Wh", "db:param:b"]),
+    "word_embedding_backward": ("word_embedding_forward", ["dout:seq"], Cs231nRef.embed_grads,
+                                ["dW:param:W"]),
+    "lstm_step_backward": ("lstm_step_forward", ["dnext_h:step", "dnext_c:step"], Cs231nRef.lstm_step_grads,
+                           ["dx:step:x", "dprev_h:step:prev_h", "dprev_c:step:prev_c",
+                            "dWx:param:Wx4", "dWh:param:Wh4", "db:param:b4"]),
+    "lstm_backward": ("lstm_forward", ["dh:seq"], Cs231nRef.lstm_seq_grads,
+                      ["dx:seq:x", "dh0:step:h0", "dWx:param:Wx4", "dWh:param:Wh4", "db:param:b4"]),
+    "temporal_affine_backward": ("temporal_affine_forward", ["dout:seq"], Cs231nRef.affine_grads,
+                                 ["dx:seq:xa", "dw:param:w", "db:param:ba"]),
+}
+CS_ORDER = ["rnn_step_forward", "rnn_step_backward", "rnn_forward", "rnn_backward",
+            "word_embedding_forward", "word_embedding_backward",
+            "lstm_step_forward", "lstm_step_backward", "lstm_forward", "lstm_backward",
+            "temporal_affine_forward", "temporal_affine_backward", "temporal_softmax_loss"]
+CS_PROVIDED = {"temporal_affine_forward", "temporal_affine_backward", "temporal_softmax_loss"}
+
+
+def cs_data(N, seed=0):
+    """Coursework-layout inputs: N=3 (N=1 for the unbatched layout), T=4, D=5, H=6, V=7."""
+    T, D, H, V, Vw = 4, 5, 6, 7, 5
+    r = np.random.default_rng(seed)
+    d = {
+        "x": r.standard_normal((N, D)), "prev_h": 0.5 * r.standard_normal((N, H)),
+        "prev_c": 0.5 * r.standard_normal((N, H)),
+        "Wx": 0.4 * r.standard_normal((D, H)), "Wh": 0.4 * r.standard_normal((H, H)),
+        "b": 0.1 * r.standard_normal(H),
+        "Wx4": 0.4 * r.standard_normal((D, 4 * H)), "Wh4": 0.4 * r.standard_normal((H, 4 * H)),
+        "b4": 0.1 * r.standard_normal(4 * H),
+        "xs": r.standard_normal((N, T, D)), "h0": 0.5 * r.standard_normal((N, H)),
+        "ids": r.integers(0, Vw, (N, T)), "W": r.standard_normal((Vw, D)),
+        "xa": r.standard_normal((N, T, D)), "w": 0.5 * r.standard_normal((D, V)),
+        "ba": 0.1 * r.standard_normal(V),
+        "scores": r.standard_normal((N, T, V)), "y": r.integers(0, V, (N, T)),
+        "mask": r.random((N, T)) > 0.3,
+        "up_step": [r.standard_normal((N, H)), r.standard_normal((N, H))],
+        "up_seq_h": r.standard_normal((N, T, H)), "up_seq_d": r.standard_normal((N, T, D)),
+        "up_seq_v": r.standard_normal((N, T, V)),
+    }
+    d["mask"][0, 0], d["mask"][-1, -1] = True, False
+    d["ids"][0, :2] = 1                      # a repeated word, always
+    return d
+
+
+def cs_args(fname, d):
+    """The forward's arguments (coursework layout) for one function, by argument name."""
+    names = [a.split(":")[0] for a in CS_FORWARD[fname][0]]
+    seq_x = {"rnn_forward": "xs", "lstm_forward": "xs"}
+    return {n: d[seq_x.get(fname, n) if n == "x" else n] for n in names}
+
+
+def cs_upstream(fname, d):
+    ups = {"rnn_step_backward": [d["up_step"][0]], "lstm_step_backward": d["up_step"],
+           "rnn_backward": [d["up_seq_h"]], "lstm_backward": [d["up_seq_h"]],
+           "word_embedding_backward": [d["up_seq_d"]], "temporal_affine_backward": [d["up_seq_v"]]}
+    return ups[fname]
+
+
+def to_layout(a, kind, layout):
+    """Coursework-layout array -> the same values in another layout."""
+    a = np.asarray(a)
+    if kind == "param" or layout == "coursework":
+        return a.copy()
+    if layout == "time-major":
+        return np.ascontiguousarray(np.swapaxes(a, 0, 1)) if kind == "seq" else a.copy()
+    if layout == "unbatched":                # data made with N = 1: drop the batch axis
+        return a[0].copy()
+    raise ValueError(layout)
+
+
+def cs_measure_file(lo, layout="coursework"):
+    """Measure every coursework function a loaded file defines, in one layout."""
+    d = cs_data(1 if layout == "unbatched" else 3)
+    res = {}
+    for fname in CS_ORDER:
+        if lo.fn(fname) is None:
+            res[fname] = {"status": "missing"}
+            continue
+        if fname in CS_FORWARD:
+            res[fname] = cs_forward(lo, fname, d, layout)
+        elif fname in CS_BACKWARD:
+            res[fname] = cs_backward(lo, fname, d, layout, res)
+        else:
+            res[fname] = cs_softmax(lo, d, layout)
+    return res
+
+
+def _kinds(specs):
+    return [(s.split(":")[0], s.split(":")[1]) for s in specs]
+
+
+def cs_forward(lo, fname, d, layout):
+    arg_specs, out_specs, ref, _ = CS_FORWARD[fname]
+    args = cs_args(fname, d)
+    kinds = dict(_kinds(arg_specs))
+    largs = [to_layout(args[n], kinds[n], layout) for n, _ in _kinds(arg_specs)]
+    c = Call(lo, fname, *largs)
+    if c.stub:
+        return {"status": "not implemented", "why": c.stub}
+    if c.raised:
+        return {"status": "fail", "raises": c.raised}
+    if c.returned_none:
+        return {"status": "fail", "returns": "None (the function has no return statement), expected %s, cache"
+                % ", ".join(s.split(":")[0] for s in out_specs)}
+    res = c.result if isinstance(c.result, tuple) else (c.result,)
+    want = ref(*[args[n] for n, _ in _kinds(arg_specs)])
+    outs = {}
+    for k, (oname, okind) in enumerate(_kinds(out_specs)):
+        got = res[k] if k < len(res) else None
+        outs[oname] = compare(got, to_layout(want[k], okind, layout))
+    ok = all(o["ok"] for o in outs.values()) and len(res) == len(out_specs) + 1
+    rec = {"status": "pass" if ok else "fail", "outputs": outs}
+    if len(res) != len(out_specs) + 1:
+        rec["returns"] = "%d values, expected %d" % (len(res), len(out_specs) + 1)
+    return rec
+
+
+def cs_backward(lo, fname, d, layout, done):
+    fwd, up_specs, ref_grads, out_specs = CS_BACKWARD[fname]
+    arg_specs, fout_specs, _, _ = CS_FORWARD[fwd]
+    args = cs_args(fwd, d)
+    kinds = dict(_kinds(arg_specs))
+    order = [n for n, _ in _kinds(arg_specs)]
+    ups = [to_layout(u, k, layout) for u, (_, k) in zip(cs_upstream(fname, d), _kinds(up_specs))]
+    fstat = done.get(fwd, {}).get("status")
+    if fstat != "pass":
+        # a stub is a stub whatever its forward does
+        probe = Call(lo, fname, *ups, None)
+        if probe.stub:
+            return {"status": "not implemented", "why": probe.stub}
+        return {"status": "not checked", "why": "%s does not pass (%s)" % (fwd, fstat)}
+    largs = {n: to_layout(args[n], kinds[n], layout) for n in order}
+    fc = Call(lo, fwd, *[largs[n] for n in order])
+    cache = fc.result[-1]
+    c = Call(lo, fname, *ups, cache)
+    if c.stub:
+        return {"status": "not implemented", "why": c.stub}
+    if c.raised:
+        return {"status": "fail", "raises": c.raised}
+    res = c.result if isinstance(c.result, tuple) else (c.result,)
+    want = ref_grads(cs_upstream(fname, d), *[args[n] for n in order])
+    n_fout = len(fout_specs)
+
+    def loss():
+        with contextlib.redirect_stdout(io.StringIO()):
+            out = lo.fn(fwd)(*[largs[n] for n in order])
+        return sum(np.sum(out[k] * ups[k]) for k in range(n_fout))
+
+    outs = {}
+    for k, spec in enumerate(out_specs):
+        oname, okind, arg = spec.split(":")
+        got = res[k] if k < len(res) else None
+        rec = compare(got, to_layout(want[k], okind, layout))
+        if got is not None and hasattr(got, "shape") and np.size(got) == largs[arg].size:
+            g = num_grad(loss, largs[arg])
+            rec["vs_finite_diff"] = fmt(err(np.reshape(got, g.shape), g))
+        outs[oname] = rec
+    ok = all(o["ok"] for o in outs.values()) and len(res) == len(out_specs)
+    rec = {"status": "pass" if ok else "fail", "outputs": outs}
+    if len(res) != len(out_specs):
+        rec["returns"] = "%d values, expected %d" % (len(res), len(out_specs))
+    return rec
+
+
+def cs_softmax(lo, d, layout):
+    f = lo.fn("temporal_softmax_loss")
+    has_mask = "mask" in inspect.signature(f).parameters
+    mask = d["mask"] if has_mask else np.ones_like(d["mask"])
+    x = to_layout(d["scores"], "seq", layout)
+    y = to_layout(d["y"], "seq", layout)
+    m = to_layout(mask, "seq", layout)
+    args = [x, y, m] if has_mask else [x, y]
+    c = Call(lo, "temporal_softmax_loss", *args)
+    if c.stub:
+        return {"status": "not implemented", "why": c.stub}
+    if c.raised:
+        return {"status": "fail", "raises": c.raised}
+    loss, dx = c.result
+    rl, rdx = Cs231nRef.softmax_loss(d["scores"], d["y"], mask)
+    outs = {"loss": compare(loss, rl), "dx": compare(dx, to_layout(rdx, "seq", layout))}
+
+    def L():
+        with contextlib.redirect_stdout(io.StringIO()):
+            return f(*args)[0]
+
+    if np.shape(dx) == x.shape:
+        outs["dx"]["vs_finite_diff"] = fmt(err(dx, num_grad(L, x)))
+    rec = {"status": "pass" if all(o["ok"] for o in outs.values()) else "fail", "outputs": outs}
+    if not has_mask:
+        rec["called_as"] = "temporal_softmax_loss(x, y): the file's loss has no mask parameter"
+    return rec
+
+
+def self_test_cs231n():
+    """Every reference gradient against finite differences of the reference forward."""
+    d = cs_data(3)
+    worst = 0.0
+    for fname, (fwd, _, ref_grads, out_specs) in CS_BACKWARD.items():
+        arg_specs, fout_specs, ref, _ = CS_FORWARD[fwd]
+        args = cs_args(fwd, d)
+        order = [n for n, _ in _kinds(arg_specs)]
+        ups = cs_upstream(fname, d)
+        want = ref_grads(ups, *[args[n] for n in order])
+        for k, spec in enumerate(out_specs):
+            arg = spec.split(":")[2]
+            g = num_grad(lambda: sum(np.sum(o * u) for o, u in zip(ref(*[args[n] for n in order]), ups)), args[arg])
+            worst = max(worst, err(want[k], g))
+    rl, rdx = Cs231nRef.softmax_loss(d["scores"], d["y"], d["mask"])
+    worst = max(worst, err(rdx, num_grad(lambda: Cs231nRef.softmax_loss(d["scores"], d["y"], d["mask"])[0], d["scores"])))
+    assert worst < FD_TOL, worst
+    return worst
+
+
+def cs_summary(funcs):
+    """Exit status a grader should get, and the wrong outputs per function."""
+    learner = [f for f in CS_ORDER if f not in CS_PROVIDED]
+    implemented = [f for f in CS_ORDER if funcs[f]["status"] in ("pass", "fail", "not checked")]
+    ok = any(f in implemented for f in learner) and all(funcs[f]["status"] == "pass" for f in implemented)
+    wrong = {f: [o for o, r in funcs[f].get("outputs", {}).items() if not r["ok"]]
+             for f in CS_ORDER if funcs[f]["status"] == "fail"}
+    return (0 if ok else 1), {f: w for f, w in wrong.items() if w}
+
+
+def condensed(funcs):
+    """One line per function: how it fares (for the layouts a file is not written in)."""
+    out = {}
+    for f, r in funcs.items():
+        s = r["status"]
+        if "raises" in r:
+            s += ": raises " + r["raises"]
+        elif "returns" in r and s == "fail" and "outputs" not in r:
+            s += ": returns " + r["returns"]
+        elif s == "fail":
+            s += ": wrong " + ", ".join(o for o, v in r["outputs"].items() if not v["ok"])
+        out[f] = s
+    return out
+
+
+FILES_REAL = [
+    dict(file="py2_correct.py", layout="coursework", python2=True, vintage="2016-17", mistake=None,
+         note="Right. Python 2 era (2-space indents, xrange in the loops, a print statement at the top "
+              "and the starter's `if verbose: print 'dx_flat: ', ...` in temporal_softmax_loss); "
+              "with print read as a call and xrange as range every function passes."),
+    dict(file="py2_mistake_tanh_of_tanh_c.py", layout="coursework", python2=True, vintage="2016-17",
+         mistake="lstm_tanh_of_tanh_c",
+         note="Python 2 era; lstm_step_backward takes the derivative of tanh at tanh(c): "
+              "dc = dnext_c + dnext_h * o * (1 - np.tanh(tc)**2) with tc = np.tanh(next_c) already. "
+              "Everything else is right."),
+    dict(file="py2_intdiv.py", layout="coursework", python2=True, vintage="2016-17", mistake="py2_int_division",
+         note="Python 2 era and right under Python 2, where `/` on two ints floors: "
+              "`H = b.shape[0] / 4` (lstm_step_forward, a slice bound) and `H = H4 / 4` (lstm_forward, "
+              "an array size). In Python 3 both give floats and the functions raise TypeError; "
+              "the fix is `//`."),
+    dict(file="notebook_correct.ipynb", layout="coursework", python2=False, vintage=None, mistake=None,
+         note="Colab notebook, every layer in a code cell (magics `!pip install`, `%matplotlib inline`, "
+              "`%load_ext autoreload`), markdown between, outputs of the learner's own checks; right."),
+    dict(file="notebook_mistake_dprev_c.ipynb", layout="coursework", python2=False, vintage=None,
+         mistake="lstm_dprev_c_is_dc",
+         mistake_at={"cell_index": 13, "code_cell": 9, "line": 22, "text": "    dprev_c = dc"},
+         note="The same notebook with dprev_c = dc instead of dc * f in lstm_step_backward "
+              "(code cell 9, line 22 of that cell; cells[13] of the JSON). The learner's own check "
+              "printed dc error 0.95 and the lstm_backward check cell was never re-run."),
+    dict(file="starter_untouched_new.py", layout="coursework", python2=False, vintage="2019+",
+         mistake=None,
+         note="The newer starter, untouched: `from __future__`/`from builtins import range`, each of the "
+              "10 learner functions is None placeholders + TODO frame + START/END markers around `pass`, "
+              "and returns the Nones; sigmoid and the temporal affine pair and softmax loss are given "
+              "implemented. Nothing done yet: not a pass."),
+    dict(file="starter_untouched_2016.py", layout="coursework", python2=True, vintage="2016-17",
+         mistake=None,
+         note="The 2016-17 starter, untouched (Python 2): stubs return their None placeholders, except "
+              "lstm_step_backward, whose placeholders are dx, dh, dc, ... but whose return names "
+              "dprev_h, dprev_c: calling it raises NameError. Not implemented, not failed."),
+    dict(file="partial_steps_only.py", layout="coursework", python2=False, vintage="2019+", mistake=None,
+         note="Newer starter with the four step functions done (right); the sequence functions and the "
+              "word embedding are still the starter's stubs. Everything implemented passes."),
+    dict(file="keepdims_db.py", layout="coursework", python2=False, vintage="2019+", mistake="keepdims",
+         note="lstm_step_backward: db = np.sum(dA, axis=0, keepdims=True), shape (1, 24) instead of (24,), "
+              "values right; lstm_backward accumulates into np.zeros((1, 4 * H)) so its db is (1, 24) too. "
+              "Fix: drop keepdims (or .ravel())."),
+    dict(file="time_major.py", layout="time-major", python2=False, vintage=None, mistake=None,
+         other_layouts=["coursework", "unbatched"],
+         note="A course's time-major version: x (T, N, D), h (T, N, H), captions (T, N); step functions "
+              "unchanged. Right in that layout."),
+    dict(file="unbatched.py", layout="unbatched", python2=False, vintage=None, mistake=None,
+         other_layouts=["coursework", "time-major"],
+         note="Adapted to one sequence, no batch axis: steps on vectors x (D,), h (H,); sequences "
+              "x (T, D), h (T, H); loss over one sequence (no division). Right in that layout."),
+    dict(file="forward_returns_none.py", layout="coursework", python2=False, vintage="2019+",
+         mistake="forward_returns_none",
+         note="lstm_forward computes h and the caches but its `return h, cache` line was deleted, so it "
+              "returns None; lstm_backward is still the starter's stub. Everything else right."),
+    dict(file="stale_import.py", layout="coursework", python2=False, vintage="2019+", mistake=None,
+         note="Right, but line 4 `from numpy.lib.function_base import average` (an IDE auto-import, "
+              "never used) fails on NumPy 2 (ModuleNotFoundError); without that line every function passes."),
+    dict(file="softmax_no_mask.py", layout="coursework", python2=False, vintage="2019+", mistake=None,
+         note="Right; this course's temporal_softmax_loss(x, y, verbose=False) has no mask (every sequence "
+              "full length): called as (x, y) it matches the reference with an all-ones mask."),
+]
+
+
+def measure_real(entry):
+    path = HERE / "real" / entry["file"]
+    py2 = entry["python2"]
+    lo = Loaded(path, python2=py2)
+    funcs = cs_measure_file(lo, entry["layout"])
+    for f in CS_PROVIDED:
+        funcs[f]["provided_by_starter"] = True
+    code, wrong = cs_summary(funcs)
+    rec = {"file": entry["file"], "api": "cs231n rnn_layers.py", "layout": entry["layout"],
+           "python2": py2, "vintage": entry["vintage"], "mistake": entry["mistake"]}
+    if "mistake_at" in entry:
+        rec["mistake_at"] = entry["mistake_at"]
+    if py2:
+        try:
+            compile(path.read_text(), entry["file"], "exec")
+        except SyntaxError as e:
+            rec["as_python3"] = "SyntaxError on line %d: %s" % (e.lineno, e.msg)
+        rec["python2_print_statements"] = lo.print_lines
+    if lo.source.magics:
+        rec["magics_and_shell_lines"] = lo.source.magics
+    rec["not_loaded"] = lo.skipped
+    rec["functions"] = funcs
+    rec["wrong_outputs"] = wrong
+    rec["exit_status"] = code
+    if py2:
+        lo2 = Loaded(path, python2=True, py2_division=True)
+        funcs2 = cs_measure_file(lo2, entry["layout"])
+        code2, _ = cs_summary(funcs2)
+        rec["python2_division"] = {
+            "integer_division_lines": sorted(lo2.int_division_lines),
+            "same_results": condensed(funcs2) == condensed(funcs),
+        }
+        if condensed(funcs2) != condensed(funcs):
+            rec["python2_division"]["functions"] = condensed(funcs2)
+            rec["python2_division"]["exit_status"] = code2
+    for other in entry.get("other_layouts", []):
+        rec.setdefault("in_other_layouts", {})[other] = condensed(cs_measure_file(lo, other))
+    rec["note"] = entry["note"]
+    return rec
+
+
+# =========================================================================== manifests
+
+FOLDERS = {"real": lambda: [measure_real(e) for e in FILES_REAL]}
+
+
+def _same(a, b, path=""):
+    """Manifests agree: every field equal, errors equal or both at round-off level."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        if set(a) != set(b):
+            return ["%s: keys %s vs %s" % (path, sorted(set(a) ^ set(b)), "")]
+        return [m for k in a for m in _same(a[k], b[k], path + "/" + str(k))]
+    if isinstance(a, list) and isinstance(b, list):
+        if len(a) != len(b):
+            return ["%s: %d vs %d items" % (path, len(a), len(b))]
+        return [m for i, (x, y) in enumerate(zip(a, b)) for m in _same(x, y, "%s[%d]" % (path, i))]
+    if isinstance(a, float) and isinstance(b, float):
+        if (a <= 1e-6 and b <= 1e-6) or abs(a - b) <= 0.1 * max(abs(a), abs(b)):
+            return []
+        return ["%s: %g vs %g" % (path, a, b)]
+    return [] if a == b else ["%s: %r vs %r" % (path, a, b)]
+
+
+def main(argv):
+    check = "--check" in argv
+    folders = [a for a in argv if not a.startswith("-")] or list(FOLDERS)
+    self_test_cs231n()
+    bad = 0
+    for folder in folders:
+        entries = FOLDERS[folder]()
+        path = HERE / folder / "manifest.json"
+        text = json.dumps(entries, indent=1) + "\n"
+        if check:
+            diffs = _same(json.loads(path.read_text()), json.loads(text))
+            for m in diffs:
+                print("%s/manifest.json%s" % (folder, m))
+            bad += len(diffs)
+            print("%s: %d entries, %s" % (folder, len(entries), "as committed" if not diffs else "DIFFERENT"))
+        else:
+            path.write_text(text)
+            print("%s: wrote %d entries to %s" % (folder, len(entries), path.relative_to(HERE.parent.parent)))
+    return 1 if bad else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
