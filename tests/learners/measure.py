@@ -844,9 +844,371 @@ def measure_real(entry):
     return rec
 
 
+# =========================================================================== deeplearning.ai
+# "Building a Recurrent Neural Network - Step by Step": feature-major, time last, a parameters
+# dict, gates f, i, c~, o on concat = [a_prev; xt] (hidden state first), gradients as dicts.
+
+def dl_softmax(z):
+    e = np.exp(z - z.max(axis=0, keepdims=True))
+    return e / e.sum(axis=0, keepdims=True)
+
+
+DL_SUPPLY = {"softmax": dl_softmax, "sigmoid": sigmoid}     # what rnn_utils gives the learner
+DL_GATES = ["f", "i", "c", "o"]
+
+
+class DlaiRef:
+    @staticmethod
+    def rnn_cell(xt, a_prev, p):
+        a = np.tanh(p["Wax"] @ xt + p["Waa"] @ a_prev + p["ba"])
+        return a, dl_softmax(p["Wya"] @ a + p["by"])
+
+    @staticmethod
+    def rnn_cell_grads(da_next, xt, a_prev, p):
+        a, _ = DlaiRef.rnn_cell(xt, a_prev, p)
+        dz = da_next * (1 - a ** 2)
+        return {"dxt": p["Wax"].T @ dz, "da_prev": p["Waa"].T @ dz, "dWax": dz @ xt.T,
+                "dWaa": dz @ a_prev.T, "dba": dz.sum(1, keepdims=True)}
+
+    @staticmethod
+    def rnn(x, a0, p):
+        a, y, prev = [], [], a0
+        for t in range(x.shape[2]):
+            prev, yt = DlaiRef.rnn_cell(x[:, :, t], prev, p)
+            a.append(prev)
+            y.append(yt)
+        return np.stack(a, 2), np.stack(y, 2)
+
+    @staticmethod
+    def rnn_grads(da, x, a0, p):
+        a, _ = DlaiRef.rnn(x, a0, p)
+        g = {"dx": np.zeros_like(x), "dWax": 0, "dWaa": 0, "dba": 0}
+        carry = np.zeros_like(a0)
+        for t in reversed(range(da.shape[2])):
+            prev = a[:, :, t - 1] if t else a0
+            s = DlaiRef.rnn_cell_grads(da[:, :, t] + carry, x[:, :, t], prev, p)
+            g["dx"][:, :, t] = s["dxt"]
+            for k in ("dWax", "dWaa", "dba"):
+                g[k] = g[k] + s[k]
+            carry = s["da_prev"]
+        g["da0"] = carry
+        return g
+
+    @staticmethod
+    def _cell(xt, a_prev, c_prev, p):
+        z = np.concatenate([a_prev, xt], 0)
+        f = sigmoid(p["Wf"] @ z + p["bf"])
+        i = sigmoid(p["Wi"] @ z + p["bi"])
+        cc = np.tanh(p["Wc"] @ z + p["bc"])
+        o = sigmoid(p["Wo"] @ z + p["bo"])
+        c = f * c_prev + i * cc
+        return z, f, i, cc, o, c, o * np.tanh(c)
+
+    @staticmethod
+    def lstm_cell(xt, a_prev, c_prev, p):
+        z, f, i, cc, o, c, a = DlaiRef._cell(xt, a_prev, c_prev, p)
+        return a, c, dl_softmax(p["Wy"] @ a + p["by"])
+
+    @staticmethod
+    def lstm_cell_grads(da_next, dc_next, xt, a_prev, c_prev, p):
+        z, f, i, cc, o, c, a = DlaiRef._cell(xt, a_prev, c_prev, p)
+        n_a = a_prev.shape[0]
+        tc = np.tanh(c)
+        dc = dc_next + da_next * o * (1 - tc ** 2)
+        pre = {"f": dc * c_prev * f * (1 - f), "i": dc * cc * i * (1 - i),
+               "c": dc * i * (1 - cc ** 2), "o": da_next * tc * o * (1 - o)}
+        g = {"dc_prev": dc * f}
+        g["da_prev"] = sum(p["W" + k][:, :n_a].T @ pre[k] for k in DL_GATES)
+        g["dxt"] = sum(p["W" + k][:, n_a:].T @ pre[k] for k in DL_GATES)
+        for k in DL_GATES:
+            g["dW" + k] = pre[k] @ z.T
+            g["db" + k] = pre[k].sum(1, keepdims=True)
+        return g
+
+    @staticmethod
+    def lstm(x, a0, p):
+        a, y, c = [], [], []
+        prev, cp = a0, np.zeros_like(a0)
+        for t in range(x.shape[2]):
+            prev, cp, yt = DlaiRef.lstm_cell(x[:, :, t], prev, cp, p)
+            a.append(prev)
+            c.append(cp)
+            y.append(yt)
+        return np.stack(a, 2), np.stack(y, 2), np.stack(c, 2)
+
+    @staticmethod
+    def lstm_grads(da, x, a0, p, carry=True):
+        """carry=False: the backward that never passes da_prev / dc_prev to step t-1."""
+        T = da.shape[2]
+        a_s, c_s, prev, cp = [a0], [np.zeros_like(a0)], a0, np.zeros_like(a0)
+        for t in range(T):
+            prev, cp, _ = DlaiRef.lstm_cell(x[:, :, t], prev, cp, p)
+            a_s.append(prev)
+            c_s.append(cp)
+        g = {"dx": np.zeros(x.shape[:2] + (T,))}
+        dac, dcc = np.zeros_like(a0), np.zeros_like(a0)
+        for t in reversed(range(T)):
+            s = DlaiRef.lstm_cell_grads(da[:, :, t] + dac, dcc, x[:, :, t], a_s[t], c_s[t], p)
+            g["dx"][:, :, t] = s["dxt"]
+            for k in DL_GATES:
+                for w in ("dW", "db"):
+                    g[w + k] = g.get(w + k, 0) + s[w + k]
+            if carry:
+                dac, dcc = s["da_prev"], s["dc_prev"]
+            last = s
+        g["da0"] = dac if carry else last["da_prev"]
+        return g
+
+
+def dl_data(seed=0):
+    """n_x=3, n_a=5, n_y=2, m=4, T_x=6."""
+    n_x, n_a, n_y, m, T = 3, 5, 2, 4, 6
+    r = np.random.default_rng(seed)
+    d = {"xt": r.standard_normal((n_x, m)), "a_prev": 0.5 * r.standard_normal((n_a, m)),
+         "c_prev": 0.5 * r.standard_normal((n_a, m)), "x": r.standard_normal((n_x, m, T)),
+         "a0": 0.5 * r.standard_normal((n_a, m)),
+         "rnn": {"Wax": 0.5 * r.standard_normal((n_a, n_x)), "Waa": 0.5 * r.standard_normal((n_a, n_a)),
+                 "Wya": r.standard_normal((n_y, n_a)), "ba": 0.1 * r.standard_normal((n_a, 1)),
+                 "by": 0.1 * r.standard_normal((n_y, 1))},
+         "lstm": {}, "da_next": r.standard_normal((n_a, m)), "dc_next": r.standard_normal((n_a, m)),
+         "da": r.standard_normal((n_a, m, T))}
+    for k in DL_GATES:
+        d["lstm"]["W" + k] = 0.5 * r.standard_normal((n_a, n_a + n_x))
+        d["lstm"]["b" + k] = 0.1 * r.standard_normal((n_a, 1))
+    d["lstm"]["Wy"] = r.standard_normal((n_y, n_a))
+    d["lstm"]["by"] = 0.1 * r.standard_normal((n_y, 1))
+    return d
+
+
+DL_ORDER = ["rnn_cell_forward", "rnn_forward", "lstm_cell_forward", "lstm_forward",
+            "rnn_cell_backward", "rnn_backward", "lstm_cell_backward", "lstm_backward"]
+
+
+def _copy_params(p):
+    return {k: v.copy() for k, v in p.items()}
+
+
+def dl_measure_file(lo):
+    d = dl_data()
+    res = {}
+    # forwards: (arguments, which parameters, output names, reference)
+    fwd = {
+        "rnn_cell_forward": (lambda p: [d["xt"].copy(), d["a_prev"].copy(), p], "rnn",
+                             ["a_next", "yt_pred"], lambda p: DlaiRef.rnn_cell(d["xt"], d["a_prev"], p)),
+        "rnn_forward": (lambda p: [d["x"].copy(), d["a0"].copy(), p], "rnn",
+                        ["a", "y_pred"], lambda p: DlaiRef.rnn(d["x"], d["a0"], p)),
+        "lstm_cell_forward": (lambda p: [d["xt"].copy(), d["a_prev"].copy(), d["c_prev"].copy(), p], "lstm",
+                              ["a_next", "c_next", "yt_pred"],
+                              lambda p: DlaiRef.lstm_cell(d["xt"], d["a_prev"], d["c_prev"], p)),
+        "lstm_forward": (lambda p: [d["x"].copy(), d["a0"].copy(), p], "lstm",
+                         ["a", "y", "c"], lambda p: DlaiRef.lstm(d["x"], d["a0"], p)),
+    }
+    for name, (mk, which, outs, ref) in fwd.items():
+        if lo.fn(name) is None:
+            res[name] = {"status": "missing"}
+            continue
+        p = _copy_params(d[which])
+        c = Call(lo, name, *mk(p))
+        if c.stub:
+            res[name] = {"status": "not implemented", "why": c.stub}
+            continue
+        if c.raised:
+            res[name] = {"status": "fail", "raises": c.raised}
+            continue
+        want = ref(d[which])
+        rec = {o: compare(c.result[k], want[k]) for k, o in enumerate(outs)}
+        res[name] = {"status": "pass" if all(r["ok"] for r in rec.values()) else "fail", "outputs": rec}
+    # backwards: (forward, its arguments (name -> array), upstream, forward outputs in the loss, reference)
+    bwd = {
+        "rnn_cell_backward": ("rnn_cell_forward", "rnn", ["xt", "a_prev"], ["da_next"],
+                              {"dxt": "xt", "da_prev": "a_prev", "dWax": "Wax", "dWaa": "Waa", "dba": "ba"},
+                              lambda p: DlaiRef.rnn_cell_grads(d["da_next"], d["xt"], d["a_prev"], p)),
+        "rnn_backward": ("rnn_forward", "rnn", ["x", "a0"], ["da"],
+                         {"dx": "x", "da0": "a0", "dWax": "Wax", "dWaa": "Waa", "dba": "ba"},
+                         lambda p: DlaiRef.rnn_grads(d["da"], d["x"], d["a0"], p)),
+        "lstm_cell_backward": ("lstm_cell_forward", "lstm", ["xt", "a_prev", "c_prev"], ["da_next", "dc_next"],
+                               dict({"dxt": "xt", "da_prev": "a_prev", "dc_prev": "c_prev"},
+                                    **{w + k: w[1:] + k for k in DL_GATES for w in ("dW", "db")}),
+                               lambda p: DlaiRef.lstm_cell_grads(d["da_next"], d["dc_next"], d["xt"],
+                                                                 d["a_prev"], d["c_prev"], p)),
+        "lstm_backward": ("lstm_forward", "lstm", ["x", "a0"], ["da"],
+                          dict({"dx": "x", "da0": "a0"}, **{w + k: w[1:] + k for k in DL_GATES for w in ("dW", "db")}),
+                          lambda p: DlaiRef.lstm_grads(d["da"], d["x"], d["a0"], p)),
+    }
+    for name, (fname, which, arg_names, up_names, wrt, ref) in bwd.items():
+        if lo.fn(name) is None:
+            res[name] = {"status": "missing"}
+            continue
+        ups = [d[u].copy() for u in up_names]
+        if res[fname]["status"] != "pass":
+            probe = Call(lo, name, *ups, None)
+            res[name] = ({"status": "not implemented", "why": probe.stub} if probe.stub else
+                         {"status": "not checked", "why": "%s does not pass" % fname})
+            continue
+        p = _copy_params(d[which])
+        args = [d[a].copy() for a in arg_names] + [p]
+        cache = Call(lo, fname, *args).result[-1]
+        c = Call(lo, name, *(ups + [cache]))
+        if c.stub:
+            res[name] = {"status": "not implemented", "why": c.stub}
+            continue
+        if c.raised:
+            res[name] = {"status": "fail", "raises": c.raised}
+            continue
+        want = ref(d[which])
+        arrays = dict(zip(arg_names, args[:-1]), **p)
+        n_up = len(ups)
+
+        def loss():
+            with contextlib.redirect_stdout(io.StringIO()):
+                out = lo.fn(fname)(*args)
+            return sum(np.sum(out[[0, 1][k]] * ups[k]) for k in range(n_up)) if fname.startswith("lstm_cell") \
+                else np.sum(out[0] * ups[0])
+
+        rec = {}
+        for key, arg in wrt.items():
+            got = c.result.get(key) if isinstance(c.result, dict) else None
+            if got is None:
+                rec[key] = {"ok": False, "got": "no key %r in the returned dict" % key}
+                continue
+            r = compare(got, want[key])
+            if np.size(got) == arrays[arg].size:
+                g = num_grad(loss, arrays[arg])
+                r["vs_finite_diff"] = fmt(err(np.reshape(got, g.shape), g))
+            rec[key] = r
+        res[name] = {"status": "pass" if all(r["ok"] for r in rec.values()) else "fail", "outputs": rec}
+        if name == "lstm_backward":
+            nc = DlaiRef.lstm_grads(d["da"], d["x"], d["a0"], d["lstm"], carry=False)
+            res[name]["equals_no_carry_backward"] = all(
+                k in c.result and np.shape(c.result[k]) == np.shape(nc[k]) and err(c.result[k], nc[k]) <= REF_TOL
+                for k in nc)
+    return {n: res[n] for n in DL_ORDER}
+
+
+def dl_old_notebook_case(lo):
+    """What the file's lstm_backward prints on the test cell of the pre-2021 notebook: seed 1,
+    x (3, 10, 7), a0 (5, 10), W* (5, 8), b* (5, 1) drawn f, i, o, c; Wy, by left over from an
+    earlier cell (they do not reach the gradients); da (5, 10, 4), so only 4 of the 7 steps."""
+    rs = np.random.RandomState(1)
+    x = rs.randn(3, 10, 7)
+    a0 = rs.randn(5, 10)
+    p = {}
+    for k in ("f", "i", "o", "c"):
+        p["W" + k] = rs.randn(5, 5 + 3)
+        p["b" + k] = rs.randn(5, 1)
+    p["Wy"], p["by"] = np.ones((2, 5)), np.zeros((2, 1))
+    fc = Call(lo, "lstm_forward", x, a0, p)
+    if fc.stub or fc.raised or fc.returned_none:
+        return None
+    da = rs.randn(5, 10, 4)
+    c = Call(lo, "lstm_backward", da, fc.result[-1])
+    if c.stub or c.raised or not isinstance(c.result, dict):
+        return None
+    g = c.result
+    picks = {"dx[1][2]": ("dx", (1, 2)), "da0[2][3]": ("da0", (2, 3)), "dWf[3][1]": ("dWf", (3, 1)),
+             "dWi[1][2]": ("dWi", (1, 2)), "dWc[3][1]": ("dWc", (3, 1)), "dWo[1][2]": ("dWo", (1, 2)),
+             "dbf[4]": ("dbf", (4,)), "dbi[4]": ("dbi", (4,)), "dbc[4]": ("dbc", (4,)), "dbo[4]": ("dbo", (4,))}
+    out = {}
+    for label, (k, ix) in picks.items():
+        v = np.asarray(g[k])[ix]
+        out[label] = [float("%.8g" % e) for e in np.ravel(v)]
+    return out
+
+
+def self_test_dlai():
+    d = dl_data()
+    worst = 0.0
+    for which, grads, fwd, arrays, ups in [
+        ("rnn", lambda p: DlaiRef.rnn_cell_grads(d["da_next"], d["xt"], d["a_prev"], p),
+         lambda p: [DlaiRef.rnn_cell(d["xt"], d["a_prev"], p)[0]], {"dxt": d["xt"], "da_prev": d["a_prev"]}, ["da_next"]),
+        ("rnn", lambda p: DlaiRef.rnn_grads(d["da"], d["x"], d["a0"], p),
+         lambda p: [DlaiRef.rnn(d["x"], d["a0"], p)[0]], {"dx": d["x"], "da0": d["a0"]}, ["da"]),
+        ("lstm", lambda p: DlaiRef.lstm_cell_grads(d["da_next"], d["dc_next"], d["xt"], d["a_prev"], d["c_prev"], p),
+         lambda p: DlaiRef.lstm_cell(d["xt"], d["a_prev"], d["c_prev"], p)[:2],
+         {"dxt": d["xt"], "da_prev": d["a_prev"], "dc_prev": d["c_prev"]}, ["da_next", "dc_next"]),
+        ("lstm", lambda p: DlaiRef.lstm_grads(d["da"], d["x"], d["a0"], p),
+         lambda p: [DlaiRef.lstm(d["x"], d["a0"], p)[0]], {"dx": d["x"], "da0": d["a0"]}, ["da"]),
+    ]:
+        p = d[which]
+        g = grads(p)
+        L = lambda: sum(np.sum(o * d[u]) for o, u in zip(fwd(p), ups))
+        targets = dict(arrays, **{"d" + k: v for k, v in p.items() if k not in ("Wya", "Wy", "by")})
+        for key, arr in targets.items():
+            worst = max(worst, err(g[key], num_grad(L, arr)))
+    assert worst < FD_TOL, worst
+    return worst
+
+
+def dl_summary(funcs):
+    """Exit status: every function here is the learner's to write (no starter-provided ones)."""
+    implemented = [f for f in DL_ORDER if funcs[f]["status"] in ("pass", "fail", "not checked")]
+    ok = bool(implemented) and all(funcs[f]["status"] == "pass" for f in implemented)
+    wrong = {f: [o for o, r in funcs[f].get("outputs", {}).items() if not r["ok"]]
+             for f in DL_ORDER if funcs[f]["status"] == "fail"}
+    return (0 if ok else 1), {f: w for f, w in wrong.items() if w}
+
+
+FILES_DLAI = [
+    dict(file="correct.py", mistake=None,
+         note="Right, all eight functions (the backward part too); T_x taken from da as the notebook does."),
+    dict(file="correct.ipynb", mistake=None,
+         note="The same code as a notebook: markdown, one code cell per function, the learner's test cells "
+              "(np.random.seed(1) cases, printed values, calls of public_tests' checks, absent here) with outputs. Right."),
+    dict(file="mistake_dc_no_h_path.py", mistake="dlai_dc_no_h_path",
+         note="lstm_cell_backward: dc = dc_next, without da_next * ot * (1 - tanh(c_next)**2): dcct, dit, dft "
+              "and dc_prev wrong (dot right, so dWo, dbo right in the cell); in lstm_backward, which starts from "
+              "dc = 0, the f, i and c~ gradients come out exactly zero."),
+    dict(file="mistake_sigmoid_of_activated_gates.py", mistake="dlai_sigmoid_of_activated",
+         note="lstm_cell_backward applies sigmoid(z)(1 - sigmoid(z)) to the already-activated ft, it, ot: "
+              "dft, dit, dot wrong (dcct and dc_prev right), so dWf, dbf, dWi, dbi, dWo, dbo, dxt, da_prev wrong; "
+              "dWc, dbc, dc_prev right in the cell."),
+    dict(file="mistake_lstm_backward_no_carry.py", mistake="dlai_lstm_backward_no_carry",
+         note="lstm_backward calls lstm_cell_backward(da[:, :, t], dc_prevt, ...) with da_prevt and dc_prevt never "
+              "updated (zeros): the backward whose results the pre-2021 notebook printed as expected. "
+              "The cell backward is right."),
+    dict(file="mistake_lstm_backward_no_carry.ipynb", mistake="dlai_lstm_backward_no_carry",
+         mistake_at={"cell_index": 24, "code_cell": 16, "line": 31,
+                     "text": "        gradients = lstm_cell_backward(da[:, :, t], dc_prevt, caches[t])"},
+         note="The no-carry lstm_backward in a notebook (code cell 16, line 31; cells[24]); its last test cell "
+              "prints exactly the values the pre-2021 notebook gave as expected output for dx, da0, dWf, dWi, "
+              "dWc, dWo and dbf."),
+    dict(file="mistake_dxt_wrong_slice.py", mistake="dlai_dxt_wrong_slice",
+         note="lstm_cell_backward takes dxt from W[:, :n_x] (the a_prev columns) instead of W[:, n_a:]: "
+              "concat is [a_prev; xt], hidden state first. Only dxt (and lstm_backward's dx) wrong."),
+    dict(file="mistake_rnn_da_prev_not_transposed.py", mistake="dlai_rnn_da_prev_not_transposed",
+         note="rnn_cell_backward: da_prev = np.dot(Waa, dtanh) without the transpose (Waa is square, so no "
+              "shape error); only da_prev wrong in the cell, every rnn_backward output wrong (dx right only "
+              "at the last step)."),
+]
+
+
+def measure_dlai(entry):
+    path = HERE / "dlai" / entry["file"]
+    lo = Loaded(path, supply=DL_SUPPLY)
+    funcs = dl_measure_file(lo)
+    code, wrong = dl_summary(funcs)
+    rec = {"file": entry["file"], "api": "deeplearning.ai Sequence Models week 1 (Building a RNN Step by Step)",
+           "layout": "feature-major (n_x, m, T_x), parameters dict, gradient dicts", "python2": False,
+           "mistake": entry["mistake"]}
+    for k in ("mistake_at",):
+        if k in entry:
+            rec[k] = entry[k]
+    rec["supplied_helpers"] = "softmax (over axis 0) and sigmoid, as rnn_utils gives them; rnn_utils and public_tests absent"
+    if lo.source.magics:
+        rec["magics_and_shell_lines"] = lo.source.magics
+    rec["not_loaded"] = lo.skipped
+    rec["functions"] = funcs
+    rec["wrong_outputs"] = wrong
+    rec["exit_status"] = code
+    rec["old_notebook_test_cell"] = dl_old_notebook_case(lo)
+    rec["note"] = entry["note"]
+    return rec
+
+
 # =========================================================================== manifests
 
-FOLDERS = {"real": lambda: [measure_real(e) for e in FILES_REAL]}
+FOLDERS = {"real": lambda: [measure_real(e) for e in FILES_REAL],
+           "dlai": lambda: [measure_dlai(e) for e in FILES_DLAI]}
 
 
 def _same(a, b, path=""):
@@ -870,6 +1232,7 @@ def main(argv):
     check = "--check" in argv
     folders = [a for a in argv if not a.startswith("-")] or list(FOLDERS)
     self_test_cs231n()
+    self_test_dlai()
     bad = 0
     for folder in folders:
         entries = FOLDERS[folder]()
