@@ -1205,10 +1205,127 @@ def measure_dlai(entry):
     return rec
 
 
+# =========================================================================== min-char-rnn
+# lossFun(inputs, targets, hprev) over module globals Wxh (H, V), Whh (H, H), Why (V, H),
+# bh (H, 1), by (V, 1); column vectors, one sequence, loss summed over it, gradients clipped.
+
+MC_PARAMS = ["Wxh", "Whh", "Why", "bh", "by"]
+
+
+def mc_data(seed=0):
+    """V=7, H=5, sequences of 6; weights large enough for gradients of order 0.1-1, far from the clip at 5."""
+    V, H, T = 7, 5, 6
+    r = np.random.default_rng(seed)
+    return {"vocab_size": V, "hidden_size": H,
+            "Wxh": 0.5 * r.standard_normal((H, V)), "Whh": 0.5 * r.standard_normal((H, H)),
+            "Why": 0.5 * r.standard_normal((V, H)), "bh": 0.1 * r.standard_normal((H, 1)),
+            "by": 0.1 * r.standard_normal((V, 1)),
+            "inputs": [int(i) for i in r.integers(0, V, T)], "targets": [int(i) for i in r.integers(0, V, T)],
+            "hprev": 0.5 * r.standard_normal((H, 1))}
+
+
+def mc_ref(d, inputs, targets, hprev):
+    """The reference lossFun: loss, gradients (unclipped), last hidden state."""
+    V = d["vocab_size"]
+    hs, ps = {-1: hprev}, {}
+    loss = 0.0
+    for t, ix in enumerate(inputs):
+        hs[t] = np.tanh(d["Wxh"][:, [ix]] + d["Whh"] @ hs[t - 1] + d["bh"])
+        y = d["Why"] @ hs[t] + d["by"]
+        ps[t] = np.exp(y - y.max()) / np.exp(y - y.max()).sum()
+        loss -= np.log(ps[t][targets[t], 0])
+    g = {k: np.zeros_like(d[k]) for k in MC_PARAMS}
+    dnext = np.zeros_like(hprev)
+    for t in reversed(range(len(inputs))):
+        dy = ps[t].copy()
+        dy[targets[t]] -= 1
+        g["Why"] += dy @ hs[t].T
+        g["by"] += dy
+        draw = (1 - hs[t] ** 2) * (d["Why"].T @ dy + dnext)
+        g["bh"] += draw
+        g["Wxh"][:, [inputs[t]]] += draw
+        g["Whh"] += draw @ hs[t - 1].T
+        dnext = d["Whh"].T @ draw
+    return loss, g, hs[len(inputs) - 1]
+
+
+def mc_measure_length(lo, d, L):
+    inputs, targets = d["inputs"][:L], d["targets"][:L]
+    for k in MC_PARAMS:
+        lo.ns[k][...] = d[k]
+    c = Call(lo, "lossFun", inputs, targets, d["hprev"].copy())
+    if c.stub or c.raised or c.returned_none:
+        return {"status": "fail", "raises": c.raised or c.stub or "returns None"}
+    loss, dWxh, dWhh, dWhy, dbh, dby, hlast = c.result
+    got = dict(zip(MC_PARAMS, (dWxh, dWhh, dWhy, dbh, dby)))
+    rl, rg, rh = mc_ref(d, inputs, targets, d["hprev"])
+
+    def f():
+        with contextlib.redirect_stdout(io.StringIO()):
+            return lo.fn("lossFun")(inputs, targets, d["hprev"].copy())[0]
+
+    outs = {"loss": compare(loss, rl)}
+    for k in MC_PARAMS:
+        r = compare(got[k], rg[k])
+        r["vs_finite_diff"] = fmt(err(got[k], num_grad(f, lo.ns[k])))
+        outs["d" + k] = r
+    outs["hs[len(inputs)-1]"] = compare(hlast, rh)
+    largest = max(float(np.max(np.abs(v))) for v in rg.values())
+    return {"status": "pass" if all(o["ok"] for o in outs.values()) else "fail", "outputs": outs,
+            "largest_reference_gradient": fmt(largest)}
+
+
+def measure_minchar(entry):
+    path = HERE / "minchar" / entry["file"]
+    d = mc_data()
+    supply = {k: (d[k].copy() if isinstance(d[k], np.ndarray) else d[k])
+              for k in ["vocab_size", "hidden_size"] + MC_PARAMS}
+    lo = Loaded(path, python2=entry["python2"])
+    # the file's own top level could not make its weights (no input.txt): the checker's sizes instead
+    for k, v in supply.items():
+        lo.ns[k] = v.copy() if isinstance(v, np.ndarray) else v
+    reads = sorted(set(lo.fn("lossFun").__code__.co_names) & set(supply))
+    T = len(d["inputs"])
+    by_len = {L: mc_measure_length(lo, d, L) for L in range(1, T + 1)}
+    full = by_len[T]
+    wrong_at = {L: sorted(o for o, r in m.get("outputs", {}).items() if not r["ok"]) for L, m in by_len.items()}
+    failing = [L for L, m in by_len.items() if m["status"] != "pass"]
+    rec = {"file": entry["file"], "api": "min-char-rnn lossFun(inputs, targets, hprev)", "python2": entry["python2"],
+           "mistake": entry["mistake"]}
+    try:
+        compile(path.read_text(), entry["file"], "exec")
+    except SyntaxError as e:
+        rec["as_python3"] = "SyntaxError on line %d: %s" % (e.lineno, e.msg)
+    rec["python2_print_statements"] = lo.print_lines
+    rec["not_loaded"] = lo.skipped
+    rec["supplied_globals"] = {k: (list(v.shape) if isinstance(v, np.ndarray) else v) for k, v in supply.items()}
+    rec["lossFun_reads_globals"] = reads
+    rec["sequence_length"] = T
+    rec["parameters"] = {("d" + k): full["outputs"]["d" + k]["ok"] for k in MC_PARAMS}
+    rec["lossFun"] = full
+    rec["wrong_outputs_by_length"] = {str(L): w for L, w in wrong_at.items()}
+    rec["shortest_failing_length"] = min(failing) if failing else None
+    rec["gradients_within_clip"] = all(m.get("largest_reference_gradient", 0) < 5 for m in by_len.values())
+    rec["exit_status"] = 0 if not failing else 1
+    rec["note"] = entry["note"]
+    return rec
+
+
+FILES_MINCHAR = [
+    dict(file="min_char_rnn.py", python2=True, mistake=None,
+         note="min-char-rnn shape, Python 2 (print statements, xrange), reads input.txt at import and trains "
+              "in a `while True:` loop at the bottom; lossFun is right."),
+    dict(file="min_char_rnn_dWhh_uses_h_t.py", python2=True, mistake="minchar_dWhh_uses_h_t",
+         note="Python 2 min-char-rnn whose lossFun accumulates dWhh += dhraw.dot(hs[t].T) instead of hs[t - 1]: "
+              "only dWhh is wrong, from the first step on (at length 1 it should use hprev)."),
+]
+
+
 # =========================================================================== manifests
 
 FOLDERS = {"real": lambda: [measure_real(e) for e in FILES_REAL],
-           "dlai": lambda: [measure_dlai(e) for e in FILES_DLAI]}
+           "dlai": lambda: [measure_dlai(e) for e in FILES_DLAI],
+           "minchar": lambda: [measure_minchar(e) for e in FILES_MINCHAR]}
 
 
 def _same(a, b, path=""):
