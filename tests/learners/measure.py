@@ -1321,11 +1321,315 @@ FILES_MINCHAR = [
 ]
 
 
+# =========================================================================== class-based code
+# Three APIs, each checked per parameter and per sequence length (the shortest prefix of the
+# sequence at which some gradient is wrong).
+
+SEP_NAMES = ["Wi", "Wf", "Wo", "Wg", "Ui", "Uf", "Uo", "Ug", "bi", "bf", "bo", "bg", "V", "by"]
+
+
+def sep_ref(P, x, y):
+    """Reference for an LSTM with separate gate matrices: total cross-entropy and its gradients."""
+    H = P["Wi"].shape[0]
+    T = len(x)
+    h, c = {-1: np.zeros(H)}, {-1: np.zeros(H)}
+    gates, probs, loss = {}, {}, 0.0
+    for t in range(T):
+        z = {k: P["U" + k][:, x[t]] + P["W" + k] @ h[t - 1] + P["b" + k] for k in "ifog"}
+        gi, gf, go, gg = sigmoid(z["i"]), sigmoid(z["f"]), sigmoid(z["o"]), np.tanh(z["g"])
+        c[t] = gf * c[t - 1] + gi * gg
+        h[t] = go * np.tanh(c[t])
+        s = P["V"] @ h[t] + P["by"]
+        probs[t] = np.exp(s - s.max()) / np.exp(s - s.max()).sum()
+        gates[t] = (gi, gf, go, gg)
+        loss -= np.log(probs[t][y[t]])
+    G = {k: np.zeros_like(v) for k, v in P.items()}
+    dh_n, dc_n = np.zeros(H), np.zeros(H)
+    for t in reversed(range(T)):
+        gi, gf, go, gg = gates[t]
+        dy = probs[t].copy()
+        dy[y[t]] -= 1
+        G["V"] += np.outer(dy, h[t])
+        G["by"] += dy
+        dh = P["V"].T @ dy + dh_n
+        tc = np.tanh(c[t])
+        dc = dc_n + dh * go * (1 - tc ** 2)
+        z = {"i": dc * gg * gi * (1 - gi), "f": dc * c[t - 1] * gf * (1 - gf),
+             "o": dh * tc * go * (1 - go), "g": dc * gi * (1 - gg ** 2)}
+        for k in "ifog":
+            G["W" + k] += np.outer(z[k], h[t - 1])
+            G["U" + k][:, x[t]] += z[k]
+            G["b" + k] += z[k]
+        dh_n = sum(P["W" + k].T @ z[k] for k in "ifog")
+        dc_n = dc * gf
+    return loss, G
+
+
+def sep_measure(lo, cls_name, lengths, seed=0):
+    V, H = 7, 4
+    r = np.random.default_rng(seed)
+    cls = lo.ns[cls_name]
+    with contextlib.redirect_stdout(io.StringIO()):
+        obj = cls(V, H)
+    P = {}
+    for k in SEP_NAMES:
+        shape = getattr(obj, k).shape
+        P[k] = (0.1 if k.startswith("b") else 0.6) * r.standard_normal(shape)
+        setattr(obj, k, P[k].copy())
+    xs = [int(v) for v in r.integers(0, V, max(lengths))]
+    ys = [int(v) for v in r.integers(0, V, max(lengths))]
+    out = {}
+    for L in lengths:
+        x, y = xs[:L], ys[:L]
+        with contextlib.redirect_stdout(io.StringIO()):
+            got = dict(zip(SEP_NAMES, obj.backward_propagation(x, y)))
+        rl, rg = sep_ref(P, x, y)
+        per = {}
+        for k in SEP_NAMES:
+            rec = compare(got[k], rg[k])
+            arr = getattr(obj, k)
+            rec["vs_finite_diff"] = fmt(err(got[k], num_grad(lambda: obj.calculate_loss(x, y), arr)))
+            per["d" + k] = rec
+        per["loss"] = compare(obj.calculate_loss(x, y), rl)
+        out[L] = per
+    return out, {"word_dim": V, "hidden_dim": H}
+
+
+DLS2_BLOCKS = ["f", "g", "i", "o"]
+
+
+def dls2_ref_step(x, h, c, Wx, Wh, b):
+    H = h.shape[1]
+    a = x @ Wx + h @ Wh + b
+    f, g, i, o = sigmoid(a[:, :H]), np.tanh(a[:, H:2 * H]), sigmoid(a[:, 2 * H:3 * H]), sigmoid(a[:, 3 * H:])
+    nc = f * c + g * i
+    return f, g, i, o, nc, o * np.tanh(nc)
+
+
+def dls2_ref_back(dh, dc_in, x, h, c, Wx, Wh, b):
+    f, g, i, o, nc, nh = dls2_ref_step(x, h, c, Wx, Wh, b)
+    tc = np.tanh(nc)
+    dc = dc_in + dh * o * (1 - tc ** 2)
+    dA = np.hstack([dc * c * f * (1 - f), dc * i * (1 - g ** 2), dc * g * i * (1 - i), dh * tc * o * (1 - o)])
+    return {"dx": dA @ Wx.T, "dh_prev": dA @ Wh.T, "dc_prev": dc * f,
+            "dWx": x.T @ dA, "dWh": h.T @ dA, "db": dA.sum(0)}
+
+
+def dls2_measure(lo, lengths, seed=0):
+    N, D, H = 3, 5, 4
+    r = np.random.default_rng(seed)
+    cls = lo.ns["LSTM"]
+    Wx, Wh, b = 0.5 * r.standard_normal((D, 4 * H)), 0.5 * r.standard_normal((H, 4 * H)), 0.1 * r.standard_normal(4 * H)
+    T = max(lengths)
+    xs = r.standard_normal((T, N, D))
+    h0, c0 = 0.5 * r.standard_normal((N, H)), 0.5 * r.standard_normal((N, H))
+    dhs, dcT = r.standard_normal((T, N, H)), r.standard_normal((N, H))
+    params = [Wx.copy(), Wh.copy(), b.copy()]
+    out = {}
+    for L in lengths:
+        # L layers sharing one set of parameters, as the book's TimeLSTM chains them; the loss
+        # sees every h_t and, at the last step, c_L
+        inputs = {"x": xs[:L].copy(), "h0": h0.copy(), "c0": c0.copy()}
+
+        def run():
+            layers = [cls(*params) for _ in range(L)]
+            h, c = inputs["h0"], inputs["c0"]
+            loss = 0.0
+            for t in range(L):
+                h, c = layers[t].forward(inputs["x"][t], h, c)
+                loss += np.sum(h * dhs[t])
+            return layers, loss + np.sum(c * dcT)
+
+        layers, _ = run()
+        dh, dc = np.zeros((N, H)), dcT.copy()
+        dx = np.zeros((L, N, D))
+        gW = [0, 0, 0]
+        for t in reversed(range(L)):
+            dx[t], dh, dc = layers[t].backward(dhs[t] + dh, dc)
+            gW = [a + g.copy() for a, g in zip(gW, layers[t].grads)]
+        got = {"dx": dx, "dh0": dh, "dc0": dc, "dWx": gW[0], "dWh": gW[1], "db": gW[2]}
+        # reference chain
+        hs, cs = [h0], [c0]
+        for t in range(L):
+            *_, nc, nh = dls2_ref_step(xs[t], hs[-1], cs[-1], Wx, Wh, b)
+            hs.append(nh)
+            cs.append(nc)
+        want = {"dx": np.zeros((L, N, D)), "dWx": 0, "dWh": 0, "db": 0}
+        rdh, rdc = np.zeros((N, H)), dcT.copy()
+        for t in reversed(range(L)):
+            g = dls2_ref_back(dhs[t] + rdh, rdc, xs[t], hs[t], cs[t], Wx, Wh, b)
+            want["dx"][t] = g["dx"]
+            rdh, rdc = g["dh_prev"], g["dc_prev"]
+            for k in ("dWx", "dWh", "db"):
+                want[k] = want[k] + g[k]
+        want["dh0"], want["dc0"] = rdh, rdc
+        targets = {"dx": inputs["x"], "dh0": inputs["h0"], "dc0": inputs["c0"],
+                   "dWx": params[0], "dWh": params[1], "db": params[2]}
+        per = {}
+        for k, arr in targets.items():
+            rec = compare(got[k], want[k])
+            rec["vs_finite_diff"] = fmt(err(got[k], num_grad(lambda: run()[1], arr)))
+            if k in ("dWx", "dWh", "db"):
+                rec["gate_blocks_ok"] = {blk: err(got[k][..., n * H:(n + 1) * H], want[k][..., n * H:(n + 1) * H]) <= REF_TOL
+                                         for n, blk in enumerate(DLS2_BLOCKS)}
+            per[k] = rec
+        out[L] = per
+    return out, {"N": N, "D": D, "H": H, "gate_order": "f, g, i, o"}
+
+
+def wild_ref(U, V, W, x, y, truncate=None):
+    """Full BPTT (truncate=None) or WildML's truncated BPTT of the total cross-entropy."""
+    T = len(x)
+    H = W.shape[0]
+    s = np.zeros((T + 1, H))
+    o = np.zeros((T, V.shape[0]))
+    for t in range(T):
+        s[t] = np.tanh(U[:, x[t]] + W @ s[t - 1])
+        e = np.exp(V @ s[t] - (V @ s[t]).max())
+        o[t] = e / e.sum()
+    dU, dV, dW = np.zeros_like(U), np.zeros_like(V), np.zeros_like(W)
+    do = o.copy()
+    do[np.arange(T), y] -= 1
+    for t in reversed(range(T)):
+        dV += np.outer(do[t], s[t])
+        delta = (V.T @ do[t]) * (1 - s[t] ** 2)
+        lo_step = 0 if truncate is None else max(0, t - truncate)
+        for k in range(t, lo_step - 1, -1):
+            dW += np.outer(delta, s[k - 1])
+            dU[:, x[k]] += delta
+            delta = (W.T @ delta) * (1 - s[k - 1] ** 2)
+    return {"dLdU": dU, "dLdV": dV, "dLdW": dW}
+
+
+def wild_measure(lo, lengths, seed=0):
+    Vw, H = 7, 5
+    r = np.random.default_rng(seed)
+    cls = lo.ns["RNNNumpy"]
+    obj = cls(Vw, H)                         # bptt_truncate at its default
+    U, V, W = 0.6 * r.standard_normal((H, Vw)), 0.6 * r.standard_normal((Vw, H)), 0.6 * r.standard_normal((H, H))
+    obj.U, obj.V, obj.W = U.copy(), V.copy(), W.copy()
+    T = max(lengths)
+    xs = [int(v) for v in r.integers(0, Vw, T)]
+    ys = [int(v) for v in r.integers(0, Vw, T)]
+    trunc = obj.bptt_truncate
+    out = {}
+    for untruncated in (False, True):
+        obj.bptt_truncate = 10 ** 6 if untruncated else trunc
+        for L in lengths:
+            x, y = xs[:L], ys[:L]
+            with contextlib.redirect_stdout(io.StringIO()):
+                got = dict(zip(["dLdU", "dLdV", "dLdW"], obj.bptt(x, y)))
+            exact = wild_ref(U, V, W, x, y)
+            tr = wild_ref(U, V, W, x, y, truncate=obj.bptt_truncate)
+            per = {}
+            for k, arr in (("dLdU", obj.U), ("dLdV", obj.V), ("dLdW", obj.W)):
+                rec = compare(got[k], exact[k])
+                if not untruncated:
+                    t_rec = compare(got[k], tr[k])
+                    rec["vs_truncated_reference"] = t_rec.get("vs_reference")
+                    rec["ok_vs_truncated_reference"] = t_rec["ok"]
+                rec["vs_finite_diff"] = fmt(err(got[k], num_grad(lambda: obj.calculate_total_loss([x], [y]), arr)))
+                per[k] = rec
+            out[(untruncated, L)] = per
+    obj.bptt_truncate = trunc
+    return out, {"word_dim": Vw, "hidden_dim": H, "bptt_truncate_default": trunc}
+
+
+FILES_CLASSES = [
+    dict(file="lstm_class_correct.py", api="own LSTM class", cls="LSTMNumpy", mistake=None,
+         note="A learner's LSTM language model with separate gate matrices (W* on h, U* on the one-hot word, "
+              "V to the vocabulary, biases b*, by), one sentence at a time; backward_propagation is right."),
+    dict(file="lstm_class_step_mistake.py", api="own LSTM class", cls="LSTMNumpy", mistake="own_lstm_do_without_tanh",
+         note="Inside one step: do = dh * c[t] instead of dh * tanh(c[t]). At length 1 only dUo and dbo are wrong "
+              "(dWo multiplies h[-1] = 0); at length 2 the wrong output-gate gradient carried back through dh_next "
+              "adds dWo, dUi, dbi, dUg, dbg (the forget gate of step 0 multiplies c[-1] = 0); from length 3 all 12 "
+              "gate parameters are wrong. dV and dby are always right."),
+    dict(file="lstm_class_carry_mistake.py", api="own LSTM class", cls="LSTMNumpy", mistake="own_lstm_dc_next_without_f",
+         note="Only in the carry between steps: dc_next = dc instead of dc * f[t]. Right at length 1 (its own "
+              "gradient check, run on one word, passes); at length 2 dUi, dbi, dUg, dbg are wrong, at length 3 "
+              "11 of the 12 gate parameters (all but dWo), from length 4 all 12. dV and dby are always right."),
+    dict(file="dls2_lstm.py", api="Deep Learning from Scratch 2 LSTM layer", mistake=None,
+         note="LSTM(Wx, Wh, b) with gate blocks f, g, i, o, forward(x, h_prev, c_prev), backward(dh_next, dc_next) "
+              "-> dx, dh_prev, dc_prev, gradients written into self.grads; right."),
+    dict(file="dls2_lstm_dc_missing_o.py", api="Deep Learning from Scratch 2 LSTM layer", mistake="dls2_dc_missing_o",
+         note="The cell gradient drops the output gate: dc = dc_next + dh_next * (1 - tanh(c)**2). At one step the "
+              "f, g, i blocks of dWx, dWh, db are wrong and the o block right, and dx, dh_prev, dc_prev are wrong; "
+              "chained over 2 or more steps the wrong dh_prev reaches the o block too."),
+    dict(file="wildml_rnn.py", api="WildML RNNNumpy", mistake=None,
+         note="WildML-style RNNNumpy: bptt(x, y) -> [dLdU, dLdV, dLdW] of calculate_total_loss. Right as truncated "
+              "BPTT: equals the full gradient while the sentence is at most bptt_truncate + 1 = 5 words; by design "
+              "dLdU differs from finite differences from 6 words and dLdW from 7 (s[-1] = 0 hides the first missing "
+              "term of dLdW); it equals the truncated-BPTT reference at every length, and with bptt_truncate large "
+              "it is right at every length."),
+    dict(file="wildml_rnn_delta_uses_s_step.py", api="WildML RNNNumpy", mistake="wildml_delta_uses_s_step",
+         note="In the inner BPTT loop the carried delta uses (1 - s[step]**2) instead of (1 - s[step - 1]**2): right "
+              "for one word, dLdU and dLdW wrong from two words on; dLdV always right."),
+]
+
+
+def _by_length(out):
+    wrong = {L: sorted(k for k, r in per.items() if not r["ok"]) for L, per in out.items()}
+    failing = [L for L, w in wrong.items() if w]
+    return wrong, (min(failing) if failing else None)
+
+
+def measure_classes(entry):
+    path = HERE / "classes" / entry["file"]
+    lo = Loaded(path)
+    rec = {"file": entry["file"], "api": entry["api"], "mistake": entry["mistake"], "not_loaded": lo.skipped}
+    if entry["api"] == "own LSTM class":
+        lengths = list(range(1, 6))
+        out, sizes = sep_measure(lo, entry["cls"], lengths)
+        rec["class"] = entry["cls"]
+        rec["call"] = ("obj = %s(word_dim, hidden_dim); set Wi..by; obj.backward_propagation(x, y) -> "
+                       "[dWi, dWf, dWo, dWg, dUi, dUf, dUo, dUg, dbi, dbf, dbo, dbg, dV, dby]; "
+                       "loss obj.calculate_loss(x, y)" % entry["cls"])
+        wrong, shortest = _by_length(out)
+    elif entry["api"].startswith("Deep Learning"):
+        lengths = list(range(1, 5))
+        out, sizes = dls2_measure(lo, lengths)
+        rec["class"] = "LSTM"
+        rec["call"] = ("layer = LSTM(Wx, Wh, b); h, c = layer.forward(x, h_prev, c_prev); dx, dh_prev, dc_prev = "
+                       "layer.backward(dh_next, dc_next); layer.grads = [dWx, dWh, db]. Length L: L layers sharing "
+                       "the parameter arrays chained over L steps (as TimeLSTM does), loss sum_t h_t . dh_t + c_L . dc_L")
+        wrong, shortest = _by_length(out)
+        rec["gate_blocks_wrong_by_length"] = {
+            str(l): {k: [b for b, ok in per[k]["gate_blocks_ok"].items() if not ok] for k in ("dWx", "dWh", "db")}
+            for l, per in out.items()}
+    else:
+        lengths = list(range(1, 9))
+        out, sizes = wild_measure(lo, lengths)
+        rec["class"] = "RNNNumpy"
+        rec["call"] = ("obj = RNNNumpy(word_dim, hidden_dim) (bptt_truncate at its default 4); obj.bptt(x, y) -> "
+                       "[dLdU, dLdV, dLdW]; loss obj.calculate_total_loss([x], [y])")
+        trunc = {L: per for (u, L), per in out.items() if not u}
+        untr = {L: per for (u, L), per in out.items() if u}
+        wrong, shortest = _by_length(trunc)
+        rec["wrong_vs_truncated_reference_by_length"] = {
+            str(L): sorted(k for k, r in per.items() if not r["ok_vs_truncated_reference"]) for L, per in trunc.items()}
+        w2, s2 = _by_length(untr)
+        rec["with_bptt_truncate_1e6"] = {"wrong_by_length": {str(L): w for L, w in w2.items()},
+                                         "shortest_failing_length": s2}
+        out = trunc
+    L = max(lengths)
+    rec["sizes"] = sizes
+    rec["lengths_measured"] = lengths
+    rec["parameters"] = {k: {"ok_at_length_%d" % L: r["ok"],
+                             "wrong_from_length": next((l for l in lengths if not out[l][k]["ok"]), None)}
+                         for k, r in out[L].items()}
+    rec["wrong_by_length"] = {str(l): w for l, w in wrong.items()}
+    rec["shortest_failing_length"] = shortest
+    rec["at_longest_length"] = out[L]
+    rec["note"] = entry["note"]
+    return rec
+
+
 # =========================================================================== manifests
 
 FOLDERS = {"real": lambda: [measure_real(e) for e in FILES_REAL],
            "dlai": lambda: [measure_dlai(e) for e in FILES_DLAI],
-           "minchar": lambda: [measure_minchar(e) for e in FILES_MINCHAR]}
+           "minchar": lambda: [measure_minchar(e) for e in FILES_MINCHAR],
+           "classes": lambda: [measure_classes(e) for e in FILES_CLASSES]}
 
 
 def _same(a, b, path=""):
