@@ -174,24 +174,27 @@ class GradientReport:
         """The report as a JSON string: ok, shortest_failing_length, parameters, and more."""
         return json.dumps(self.to_dict(), indent=1)
 
+    def _result(self, p):
+        """'pass', 'FAIL (shape 4x5)', 'FAIL  gates wrong: g i; right: f o', ..."""
+        res = "pass" if p.ok else "FAIL"
+        if p.ok and not p.exercised:
+            res += " (its gradient is 0 here: untested)"
+        if p.grad_shape is not None:
+            res += f" (shape {'x'.join(map(str, p.grad_shape))})"
+        gated = [b for b in p.blocks if b.gate is not None]
+        wrong = [b.gate for b in gated if not b.ok(self.threshold)]
+        right = [b.gate for b in gated if b.ok(self.threshold)]
+        if len(gated) > 1 and wrong:
+            res += f"  gates wrong: {' '.join(wrong)}" + (f"; right: {' '.join(right)}"
+                                                          if right else "")
+        return res
+
     def _table(self):
         rows = [f"  {'parameter':<12} {'shape':<10} {'checked':>7} {'max rel error':>14}  result"]
         for p in self.parameters:
             shape = "x".join(map(str, p.shape)) or "scalar"
             err = "-" if p.max_rel_error is None else f"{p.max_rel_error:.1e}"
-            res = "pass" if p.ok else "FAIL"
-            if p.ok and not p.exercised:
-                res += " (its gradient is 0 here: untested)"
-            if p.grad_shape is not None:
-                res += f" (shape {'x'.join(map(str, p.grad_shape))})"
-            gated = [b for b in p.blocks if b.gate is not None]
-            if len(gated) > 1:
-                wrong = [b.gate for b in gated if not b.ok(self.threshold)]
-                right = [b.gate for b in gated if b.ok(self.threshold)]
-                if wrong:
-                    res += f"  gates wrong: {' '.join(wrong)}" + (
-                        f"; right: {' '.join(right)}" if right else "")
-            rows.append(f"  {p.name:<12} {shape:<10} {p.checked:>7} {err:>14}  {res}")
+            rows.append(f"  {p.name:<12} {shape:<10} {p.checked:>7} {err:>14}  {self._result(p)}")
         return rows
 
     def text(self):
@@ -240,13 +243,7 @@ class GradientReport:
         rows = []
         for p in self.parameters:
             err = "-" if p.max_rel_error is None else f"{p.max_rel_error:.1e}"
-            status = "pass" if p.ok else "FAIL"
-            gated = [b for b in p.blocks if b.gate is not None]
-            if len(gated) > 1 and not p.ok:
-                status += " (gates wrong: " + " ".join(
-                    b.gate for b in gated if not b.ok(self.threshold)) + ")"
-            if p.grad_shape is not None:
-                status += f" (shape {'x'.join(map(str, p.grad_shape))})"
+            status = self._result(p)
             color = "green" if p.ok else "crimson"
             rows.append(f"<tr><td><code>{esc(p.name)}</code></td>"
                         f"<td>{'x'.join(map(str, p.shape)) or 'scalar'}</td><td>{p.checked}</td>"

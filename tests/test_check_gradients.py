@@ -93,6 +93,8 @@ class ClassLSTM:
             d["V"] = -d["V"]
         if m == "dV_twice":
             d["V"] = 2 * d["V"]
+        if m == "dV_third":
+            d["V"] = d["V"] / 3
         if m == "dV_transposed":
             d["V"] = d["V"].T
         if m == "dWi_transposed":
@@ -278,9 +280,15 @@ def ids(n, vocab, seed):
 
 
 def class_report(mistake=None, T=6, **kw):
+    """The documented adapter on a ClassLSTM; every use also checks the arrays come back
+    bit for bit, whatever the check found."""
     model = ClassLSTM(mistake=mistake, **kw)
-    return run_adapter("class-based LSTM", {"model": model, "x": ids(T, model.vocab, 1),
-                                            "y": ids(T, model.vocab, 2)})
+    before = {n: getattr(model, n).tobytes() for n in model.names}
+    report = run_adapter("class-based LSTM", {"model": model, "x": ids(T, model.vocab, 1),
+                                              "y": ids(T, model.vocab, 2)})
+    assert {n: getattr(model, n).tobytes() for n in model.names} == before
+    assert isinstance(report.ok, bool) and report.ok == (mistake is None)
+    return report
 
 
 def wrong(report):
@@ -359,6 +367,7 @@ def test_a_mistake_in_the_carry_is_right_at_length_1_and_wrong_from_2(mistake, g
 @pytest.mark.parametrize("mistake, bad, words", [
     ("dV_sign", {"V"}, "V: your gradient is minus the right gradient: the sign is flipped"),
     ("dV_twice", {"V"}, "V: your gradient is 2 times the right gradient"),
+    ("dV_third", {"V"}, "V: your gradient is 1/3 of the right gradient"),
     ("dV_transposed", {"V"}, "the transpose of the right one (V: shape 4x5, the parameter 5x4)"),
     ("dWi_transposed", {"Wi"}, "Wi is square, so its shape could not tell"),
     ("returned_out_of_order", {"Ui", "Ug"}, "Ui and Ug: your gradients of these two are swapped"),
@@ -535,6 +544,10 @@ def test_gate_names_are_recognised_and_an_rnn_with_input_and_output_weights_has_
     assert [p.blocks[0].gate for p in lstm.parameters] == ["f", "i", "c", "o"]
     rnn = charlstm.check_gradients(*quadratic({n: (3, 3) for n in ["Wi", "Wh", "Wo"]}))
     assert all(b.gate is None for p in rnn.parameters for b in p.blocks)
+    gru = charlstm.check_gradients(*quadratic({"Wh": (3, 9), "b": (9,)}))
+    assert [b.gate for b in gru.parameters[1].blocks] == ["r", "z", "n"]
+    torch_order = charlstm.check_gradients(*quadratic({"Wh": (12, 3)}), gate_order="ifgo")
+    assert [(b.gate, b.where) for b in torch_order.parameters[0].blocks][2] == ("g", "rows 2H:3H")
     off = charlstm.check_gradients(*quadratic({"Wh": (3, 12)}), gate_order="")
     assert off.parameters[0].blocks[0].gate is None
 
@@ -659,6 +672,7 @@ def test_the_report_renders_as_html_for_jupyter():
     assert page.startswith("<p><b>check_gradients</b>") and "<table>" in page
     assert "<code>Ui</code>" in page and "FAIL" in page and "cell-state gradient" in page
     assert "<code>V</code>" in page and "pass" in page
+    assert "untested" in class_report("f_uses_c")._repr_html_()      # Wi at length 1
 
 
 def test_the_readme_links_the_page():
