@@ -844,8 +844,8 @@ def _factor_words(c):
 def _factor_hint(c, L, everyone):
     r = abs(c)
     if abs(r - 1) < 1e-3:
-        return (" The gradient of the loss -log p_y with respect to the scores is p - one_hot(y); "
-                "a flipped sign usually comes from y - p, or from a -= where += belongs.")
+        return (" A - where a + belongs, or -= where += belongs (for the softmax cross-entropy "
+                "the gradient with respect to the scores is p - one_hot(y), not y - p).")
     k = _integer(r)
     if L is not None and k == L and L > 1:
         return (f" {k} is the sequence length: your loss {'sums' if r < 1 else 'averages'} over "
@@ -1221,6 +1221,7 @@ def _notes(run, gate_note, first):
             "all: a mistake confined to a few elements can be missed; samples=None checks "
             "every element.")
     if run.extra:
-        notes.append(f"grads also returned {_names(map(str, run.extra))}, which are not in "
-                     "params: not checked (add the arrays to params to check them).")
+        notes.append(f"grads also returned {_names(map(str, run.extra))}, which "
+                     f"{_plural(run.extra, 'is', 'are')} not in params: not checked (add the "
+                     "arrays to params to check them).")
     return notes
