@@ -1,6 +1,7 @@
 """charlstm: a character-level LSTM language model written by hand in NumPy."""
 
 from .checker import check
+from .generic_check import check_gradients
 from .errors import CharlstmError
 from .model import CharLSTM, ModelConfig
 
