@@ -36,7 +36,9 @@ def test_the_committed_notebook_is_valid_and_has_no_outputs():
     code = [c for c in nb.cells if c.cell_type == "code"]
     assert len(code) > 10
     for c in code:
-        assert c.outputs == [] and c.execution_count is None, f"cell {c.id} has outputs"
+        assert c.outputs == [] and c.execution_count is None, (
+            f"cell {c.id} has outputs: clear them (Jupyter: Edit > Clear Outputs of All Cells) "
+            "before committing")
     assert len(solutions(nb)) == 3                     # one per exercise
     readme = (NOTEBOOK.parent.parent / "README.md").read_text(encoding="utf-8")
     assert "notebooks/lstm_from_scratch.ipynb" in readme
@@ -55,9 +57,12 @@ def executed(tmp_path_factory):
         "display_name": "charlstm test", "language": "python"}))
     run_dir = tmp / "run"
     with pytest.MonkeyPatch.context() as mp:
+        # Nothing of the user's Jupyter or IPython setup is read, nothing written to their home.
         mp.setenv("JUPYTER_PATH", str(tmp / "jupyter"))
+        mp.setenv("JUPYTER_CONFIG_DIR", str(tmp / "jupyter-config"))
+        mp.setenv("JUPYTER_RUNTIME_DIR", str(tmp / "jupyter-runtime"))
         mp.setenv("JUPYTER_PLATFORM_DIRS", "1")
-        mp.setenv("IPYTHONDIR", str(tmp / "ipython"))  # no profile or startup files of the user
+        mp.setenv("IPYTHONDIR", str(tmp / "ipython"))
         mp.setenv("CHARLSTM_NOTEBOOK_MINUTES", MINUTES)
         mp.setenv("CHARLSTM_NOTEBOOK_CORPUS", "python-docs")
         mp.setenv("CHARLSTM_NOTEBOOK_RUN_DIR", str(run_dir))
