@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .errors import CharlstmError
 from .model import CharLSTM, ModelConfig
 
 THRESHOLD = 1e-6
@@ -102,9 +103,30 @@ def check_model(cell="lstm", layers=1, hidden=5, N=2, T=3, vocab=6, embed=4, see
     if cfg.cell == "lstm":
         targets.append(("c0", c0))
         analytic["c0"] = dc0
-    for name, arr in targets:
+    return check_gradients(f, dict(targets), analytic, eps)
+
+
+def check_gradients(f, arrays: dict, grads: dict, eps=EPS):
+    """Analytic gradients against finite differences of the scalar ``f()``: [CheckRow].
+
+    arrays: {name: array f reads} (each is nudged in place and restored);
+    grads: {name: the analytic gradient of f w.r.t. that array}, same shapes.
+    To check a function with array outputs, make f the sum of each output times a fixed
+    random upstream gradient: its gradient is then exactly what the backward returns.
+
+        def f():
+            next_h, next_c, _ = lstm_step_forward(x, prev_h, prev_c, Wx, Wh, b)
+            return np.sum(next_h * dnext_h) + np.sum(next_c * dnext_c)
+        rows = check_gradients(f, {"x": x, ...}, {"x": dx, ...})
+        print(format_table(rows))
+    """
+    rows = []
+    for name, arr in arrays.items():
+        a = np.asarray(grads[name])
+        if a.shape != arr.shape:
+            raise CharlstmError(f"the gradient given for {name} has shape {a.shape} but {name} "
+                                f"has {arr.shape}; a gradient has the shape of its array")
         num = numeric_gradient(f, arr, eps)
-        a = analytic[name]
         rows.append(CheckRow(name, tuple(arr.shape), rel_error(a, num),
                              float(np.max(np.abs(a - num), initial=0.0))))
     return rows

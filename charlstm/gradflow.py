@@ -7,6 +7,7 @@ The numbers come from the same backward functions the trainer uses (``lstm_backw
     lstm, rnn = random_models(vocab_size=65, hidden_size=128)
     flow = gradient_flow(lstm, x)          # x (N, T) ids
     flow["dh"][d]                          # mean over the batch of ||dL/dh_{T-d}||
+    flow_figure({"lstm": flow})            # a matplotlib Figure (plot_flow writes a PNG)
 """
 
 from __future__ import annotations
@@ -82,13 +83,16 @@ def random_models(vocab_size=65, hidden_size=128, num_layers=1, embed_size=64, s
     return lstm, rnn
 
 
-def plot_flow(flows: dict, out, title="Gradient flow through time"):
-    """flows: {label: gradient_flow result} -> log-scale PNG of norm vs distance."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+def flow_figure(flows: dict, title="Gradient flow through time"):
+    """flows: {label: gradient_flow result} -> a matplotlib Figure, log-scale norm vs distance.
 
-    fig, ax = plt.subplots(figsize=(8, 5), dpi=100)
+    Built without pyplot (no backend is chosen, nothing global changes): a notebook shows
+    it as it is, ``plot_flow`` saves it.
+    """
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(8, 5), dpi=100)
+    ax = fig.subplots()
     for n, (label, f) in enumerate(flows.items()):
         ax.semilogy(f["distance"], f["dh"], "-", color=f"C{n}", label=f"{label}: ||dL/dh_t||")
         if f["dc"] is not None:
@@ -99,5 +103,9 @@ def plot_flow(flows: dict, out, title="Gradient flow through time"):
     ax.legend()
     ax.set_title(title)
     fig.tight_layout()
-    fig.savefig(out)
-    plt.close(fig)
+    return fig
+
+
+def plot_flow(flows: dict, out, title="Gradient flow through time"):
+    """flows: {label: gradient_flow result} -> log-scale PNG of norm vs distance."""
+    flow_figure(flows, title).savefig(out)

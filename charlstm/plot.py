@@ -38,22 +38,22 @@ def read_metrics(path) -> dict:
     return {k: [num(r[k]) for r in rows] for k in rows[0]}
 
 
-def plot_runs(runs, out, x="steps", title=None):
-    """runs: [(label, metrics dict)] -> PNG at ``out``: train (dashed) and val (solid) loss.
+def runs_figure(runs, x="steps", title=None):
+    """runs: [(label, metrics dict)] -> a matplotlib Figure: train (dashed) and val (solid) loss.
 
     The val curve is the periodic evaluation, on a fixed slice of the validation split
     when the split is large (its size in the legend); stars mark the whole split, scored
     at the end of each training invocation. The left axis is nats per character, the
-    right one bits per character.
+    right one bits per character. Built without pyplot (no backend is chosen, nothing
+    global changes): a notebook shows it as it is, ``plot_runs`` saves it.
     """
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
 
     if x not in X_AXES:
         raise CharlstmError(f"--x must be one of {', '.join(X_AXES)}, got {x!r}")
     col, xlabel = X_AXES[x]
-    fig, ax = plt.subplots(figsize=(8, 5), dpi=100)
+    fig = Figure(figsize=(8, 5), dpi=100)
+    ax = fig.subplots()
     for n, (label, m) in enumerate(runs):
         color = f"C{n % 10}"
         prefix = f"{label}: " if len(runs) > 1 else ""
@@ -76,6 +76,10 @@ def plot_runs(runs, out, x="steps", title=None):
     ax.legend()
     ax.set_title(title or ("charlstm loss" if len(runs) > 1 else f"charlstm loss: {runs[0][0]}"))
     fig.tight_layout()
-    fig.savefig(out)
-    plt.close(fig)
+    return fig
+
+
+def plot_runs(runs, out, x="steps", title=None):
+    """runs: [(label, metrics dict)] -> PNG at ``out`` (see ``runs_figure``)."""
+    runs_figure(runs, x, title).savefig(out)
     return Path(out)

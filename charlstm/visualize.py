@@ -3,6 +3,7 @@
     acts = activations(model, vocab, text)              # from the model's own forward pass
     cells = rank_cells(acts["values"], text)             # the most interpretable cells
     write_html(acts, cells, "cells.html"); write_heatmap(acts, cells, "cells.png")
+    heatmap_figure(acts, cells)                          # the same heatmap as a Figure
 """
 
 from __future__ import annotations
@@ -156,16 +157,19 @@ quotes, bracket depth, position in line), or the variance of the activation.</p>
     return Path(out)
 
 
-def write_heatmap(acts: dict, cells, out, width: int = 100):
-    """PNG: the chosen cells (rows) over the first ``width`` characters (columns)."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+def heatmap_figure(acts: dict, cells, width: int = 100):
+    """A matplotlib Figure: the chosen cells (rows) over the first ``width`` characters.
+
+    Built without pyplot (no backend is chosen, nothing global changes): a notebook shows
+    it as it is, ``write_heatmap`` saves it.
+    """
+    from matplotlib.figure import Figure
 
     text = acts["text"][:width]
     idx = [j for j, *_ in cells]
     data = acts["values"][:len(text), idx].T
-    fig, ax = plt.subplots(figsize=(max(8, len(text) * 0.13), 1 + 0.45 * len(idx)), dpi=100)
+    fig = Figure(figsize=(max(8, len(text) * 0.13), 1 + 0.45 * len(idx)), dpi=100)
+    ax = fig.subplots()
     im = ax.imshow(data, cmap="RdBu_r", vmin=-1, vmax=1, aspect="auto", interpolation="nearest")
     ax.set_xticks(range(len(text)))
     ax.set_xticklabels([_show(ch) for ch in text], fontsize=7, family="monospace")
@@ -176,6 +180,10 @@ def write_heatmap(acts: dict, cells, out, width: int = 100):
     ax.set_title(f"layer {acts['layer']} {'tanh(c)' if acts['kind'] == 'cell' else 'h'}",
                  fontsize=9)
     fig.tight_layout()
-    fig.savefig(out)
-    plt.close(fig)
+    return fig
+
+
+def write_heatmap(acts: dict, cells, out, width: int = 100):
+    """PNG: the chosen cells (rows) over the first ``width`` characters (columns)."""
+    heatmap_figure(acts, cells, width).savefig(out)
     return Path(out)

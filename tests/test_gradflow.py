@@ -7,7 +7,7 @@ import pytest
 from charlstm import layers as Ls
 from charlstm.cli import app
 from charlstm.gradcheck import numeric_gradient, rel_error
-from charlstm.gradflow import gradient_flow, random_models
+from charlstm.gradflow import flow_figure, gradient_flow, plot_flow, random_models
 
 from conftest import make_text
 
@@ -100,3 +100,18 @@ def test_gradflow_on_a_trained_checkpoint_and_text(runner, tmp_path):
                             str(p), "--seq-len", "50", "-o", str(tmp_path / "g.png")])
     assert r.exit_code == 0, r.output
     assert "trained lstm (best.npz): dL/dh" in r.stdout and "random rnn" in r.stdout
+
+
+def test_flow_figure_draws_each_norm_on_a_log_scale_and_plot_flow_saves_it(tmp_path):
+    lstm, rnn = random_models(vocab_size=9, hidden_size=6, embed_size=4)
+    x = np.random.default_rng(1).integers(0, 9, (4, 10))
+    flows = {"lstm": gradient_flow(lstm, x), "rnn": gradient_flow(rnn, x)}
+    fig = flow_figure(flows, title="t")
+    ax, = fig.axes
+    assert ax.get_yscale() == "log" and ax.get_title() == "t"
+    lines = {ln.get_label(): ln for ln in ax.get_lines()}
+    assert set(lines) == {"lstm: ||dL/dh_t||", "lstm: ||dL/dc_t||", "rnn: ||dL/dh_t||"}
+    np.testing.assert_array_equal(lines["lstm: ||dL/dc_t||"].get_ydata(), flows["lstm"]["dc"])
+    np.testing.assert_array_equal(lines["rnn: ||dL/dh_t||"].get_xdata(), np.arange(11))
+    plot_flow(flows, tmp_path / "g.png")
+    assert (tmp_path / "g.png").read_bytes()[:4] == b"\x89PNG"

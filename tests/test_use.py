@@ -12,6 +12,7 @@ import pytest
 from charlstm import checkpoint as ckpt
 from charlstm import download as dl
 from charlstm.cli import app
+from charlstm.errors import CharlstmError
 from charlstm.evaluate import score_text
 from charlstm.sample import next_char_probs, sample
 from charlstm.train import TrainConfig, train
@@ -201,6 +202,20 @@ def test_plot_one_and_several_runs(runner, trained, tmp_path):
     assert r.returncode == 2 and "no metrics.csv" in r.stderr
     r = run_cli("plot", run, "--x", "weeks", "-o", tmp_path / "x.png")
     assert r.returncode == 2 and "--x must be one of" in r.stderr
+
+
+def test_runs_figure_draws_train_and_val_from_the_metrics(trained):
+    from charlstm.plot import read_metrics, runs_figure
+    m = read_metrics(trained[0].parent)
+    fig = runs_figure([("a", m), ("b", m)], x="chars")
+    ax = fig.axes[0]
+    lines = {ln.get_label(): ln for ln in ax.get_lines()}
+    assert {"a: train", "a: val", "b: train", "b: val"} <= set(lines)
+    assert list(lines["a: val"].get_ydata()) == m["val_loss"]
+    assert list(lines["b: train"].get_xdata()) == m["chars"]
+    assert ax.get_xlabel() == "characters seen" and ax.get_title() == "charlstm loss"
+    with pytest.raises(CharlstmError, match="--x must be one of"):
+        runs_figure([("a", m)], x="weeks")
 
 
 def test_info(runner, trained):

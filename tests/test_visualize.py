@@ -11,7 +11,7 @@ from charlstm import checkpoint as ckpt
 from charlstm import layers as Ls
 from charlstm.cli import app
 from charlstm.train import TrainConfig, train
-from charlstm.visualize import activations, rank_cells, text_features
+from charlstm.visualize import activations, heatmap_figure, rank_cells, text_features, write_heatmap
 
 TEXT = 'He said "hello (there)" and left.\nShe said "bye" [twice].\n' * 20
 
@@ -141,3 +141,18 @@ def test_a_gru_shows_its_hidden_state_and_has_no_cell_state():
     assert acts["values"].shape == (7, 4) and np.all(np.abs(acts["values"]) <= 1)
     with pytest.raises(CharlstmError, match="a GRU has no cell state"):
         activations(m, vocab, "ab", kind="cell")
+
+
+def test_heatmap_figure_shows_the_ranked_cells_over_the_text(model_ckpt, tmp_path):
+    path, _ = model_ckpt
+    ck = ckpt.load(path)
+    acts = activations(ck.model(), ck.vocab, TEXT[:120])
+    cells = rank_cells(acts["values"], TEXT[:120], k=3)
+    fig = heatmap_figure(acts, cells, width=50)
+    ax = fig.axes[0]                                   # the heatmap; fig.axes[1] is its colour bar
+    shown = ax.get_images()[0].get_array()
+    np.testing.assert_array_equal(shown, acts["values"][:50, [j for j, *_ in cells]].T)
+    assert [t.get_text() for t in ax.get_yticklabels()] == [f"cell {j}" for j, *_ in cells]
+    assert "".join(t.get_text() for t in ax.get_xticklabels())[:7] == "He␣said"   # spaces shown
+    write_heatmap(acts, cells, tmp_path / "h.png", width=50)
+    assert (tmp_path / "h.png").read_bytes()[:4] == b"\x89PNG"
