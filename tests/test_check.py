@@ -288,45 +288,49 @@ def test_the_notebook_api_takes_a_namespace_or_functions_by_name():
 
 # --------------------------------------------------------------------------- the catalogue itself
 
-FAMILIES = [("rnn_step", "classic"), ("lstm_step", "classic"), ("rnn", "classic"),
-            ("rnn", "extended"), ("lstm", "classic"), ("lstm", "extended"),
-            ("word_embedding", "classic"), ("temporal_affine", "classic"),
-            ("temporal_softmax_loss", "classic"), ("temporal_softmax_loss", "charlstm")]
+from charlstm.checker import engine as E                       # noqa: E402
+from charlstm.checker.apis import cs231n                        # noqa: E402
+
+CONVENTIONS = [(pair, conv) for pair in cs231n.PAIRS for conv in pair.conventions]
+CONV_IDS = [f"{pair.forward.name}-{conv.label}" for pair, conv in CONVENTIONS]
 
 
-def _case(fam, conv, sizes):
-    case = C.Case(*sizes, rng=np.random.default_rng(5))
-    return case, C._inputs(fam + "_", case, extended=conv == "extended")
+def _case(conv, sizes):
+    case = C.Case(*conv.layout.sizes(sizes), rng=np.random.default_rng(5))
+    return case, conv.family.make(case)
 
 
-@pytest.mark.parametrize("fam,conv", FAMILIES)
+@pytest.mark.parametrize("pair,conv", CONVENTIONS, ids=CONV_IDS)
 @pytest.mark.parametrize("sizes", C.CASES)
-def test_the_naive_implementation_equals_layers_py(fam, conv, sizes):
+def test_the_naive_implementation_equals_layers_py(pair, conv, sizes):
     """With no mistake switched on, the catalogue's naive code is the reference."""
-    case, inp = _case(fam, conv, sizes)
-    ref, naive = C._reference(fam, inp, None, conv), C._naive(fam, inp, None, conv)
-    assert ref.keys() == naive.keys()
+    fam = conv.family
+    case, inp = _case(conv, sizes)
+    ref, naive = fam.reference(inp), fam.naive(inp)
+    assert ref.keys() == naive.keys() == set(fam.outputs)
     for k in ref:
         assert C.rel_error(ref[k], naive[k]) < 1e-12
-    if fam != "temporal_softmax_loss":
-        up = {C._UPSTREAM[n]: case.rng.standard_normal(v.shape) for n, v in ref.items()}
-        ref, naive = C._reference(fam, inp, up, conv), C._naive(fam, inp, up, conv)
-        assert ref.keys() == naive.keys()
+    if fam.grads:
+        up = {"d" + n: case.rng.standard_normal(v.shape) for n, v in ref.items()}
+        ref, naive = fam.reference(inp, up), fam.naive(inp, up)
+        assert ref.keys() == naive.keys() == set(fam.grads)
         for k in ref:
             assert C.rel_error(ref[k], naive[k]) < 1e-12
 
 
-@pytest.mark.parametrize("name", sorted(C._SEARCH))
-def test_every_catalogue_variant_differs_from_the_reference(name):
+@pytest.mark.parametrize("pair,conv", CONVENTIONS, ids=CONV_IDS)
+def test_every_catalogue_variant_differs_from_the_reference(pair, conv):
     """A variant equal to the reference could never be told apart: each must change something."""
-    fam = C._family(name)
-    for conv in ("classic", "extended") if fam in ("rnn", "lstm") else ("classic",):
-        case, inp = _case(fam, conv, C.CASES[0])
-        kind_up = None
-        if name.endswith("_backward"):
-            out = C._reference(fam, inp, None, conv)
-            kind_up = {C._UPSTREAM[n]: case.rng.standard_normal(v.shape) for n, v in out.items()}
-        ref = C._reference(fam, inp, kind_up, conv)
-        for combo, knobs in C._candidates(name, conv):
-            v = C._naive(fam, inp, kind_up, conv, knobs)
-            assert any(not C._close(v[k], ref[k]) for k in ref), (name, combo)
+    fam = conv.family
+    for fn in (pair.forward, pair.backward):
+        if fn is None or not fn.mistakes:
+            continue
+        case, inp = _case(conv, C.CASES[0])
+        up = None
+        if fn.kind == "backward":
+            up = {"d" + n: case.rng.standard_normal(v.shape) for n, v in fam.reference(inp).items()}
+        ref = fam.reference(inp, up)
+        assert E.candidates(fn, conv)
+        for combo, knobs in E.candidates(fn, conv):
+            v = fam.naive(inp, up, knobs)
+            assert any(not E.close(v[k], ref[k]) for k in ref), (fn.name, combo)
