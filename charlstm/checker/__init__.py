@@ -12,13 +12,17 @@ the mistake, the equation it breaks and the fix.
 
 The parts, in the order a check runs through them (like a compiler's front ends):
 
-    loading.py      a file, a module or a namespace -> functions
+    loading.py      a file, a notebook, a module or a namespace -> functions, tolerantly
+                    (python2.py: the small rewrite that reads Python 2-era files)
     apis/           one module per coursework API, each only describing it (cs231n.py);
                     apis/__init__.py holds the words a description is written in
     families.py     each layer's math in charlstm's layout: cases, reference, naive variant
     catalogue.py    the mistakes, each a switch on a naive layer, in words a learner reads
     engine.py       runs a description against the references and finite differences
     report.py       what was found: text, HTML (Jupyter) and JSON (graders)
+
+A gradient check for code of no known API (``check_gradients``, generic.py) sits beside
+engine.py: it needs only report.py's measures, not an API description.
 
 This runs the learner's code: it is meant for files you wrote or trust.
 """
@@ -47,12 +51,14 @@ __all__ = ["check", "template", "Report", "CATALOGUE", "SPECS", "TEMPLATES", "TI
 def check(source=None, *, only=None, timeout=TIMEOUT, seed=0, **functions):
     """Check a learner's coursework functions against charlstm; returns a ``Report``.
 
-    source: the path of a .py file, a module, or a namespace such as ``globals()``;
-    functions: or pass them by name, e.g. ``check(lstm_step_forward=my_fwd, ...)``.
+    source: the path of a .py file or an .ipynb notebook, a module, or a namespace such
+    as ``globals()``; functions: or pass them by name, e.g. ``check(lstm_step_forward=f)``.
     only: a name or list of names to check (with the forward each backward needs).
-    timeout: seconds allowed per function (Unix main thread only; None for no limit).
+    timeout: seconds allowed per function, and per top-level statement of a file while
+    it loads (Unix main thread only; None for no limit).
 
-    This runs the learner's code.
+    Exit code (``report.exit_code``) 0 means: at least one function the learner writes is
+    implemented, and every implemented function passes. This runs the learner's code.
     """
     if source is not None and not isinstance(source, (str, Path, dict, ModuleType)):
         raise CharlstmError("check() takes a file path, a module or a namespace such as "
@@ -63,11 +69,13 @@ def check(source=None, *, only=None, timeout=TIMEOUT, seed=0, **functions):
     if unknown:
         raise CharlstmError(f"unknown function {unknown[0]!r}: --only takes one of "
                             f"{', '.join(n for api in apis.APIS.values() for n in api.FUNCTIONS)}")
-    ns = loading.namespace(source, functions)
-    api = apis.detect(ns)
+    ns, loaded = loading.namespace(source, functions, timeout)
+    api = apis.detect([*ns, *(loaded.broken if loaded else ())])
+    asked = {api.ALIASES.get(n, n) for n in [*only, *functions]}
     only = {api.ALIASES.get(n, n) for n in only}
-    checker = engine.Checker(api, engine.functions(api, ns), timeout=timeout, seed=seed)
+    checker = engine.Checker(api, engine.functions(api, ns), timeout=timeout, seed=seed,
+                             loaded=loaded)
     reports = engine.run(checker, only)
     printed = checker.printed.getvalue().count("\n")
     label = str(source) if isinstance(source, (str, Path)) else ""
-    return Report(reports, source=label, printed=printed)
+    return Report(reports, source=label, printed=printed, loaded=loaded, asked=frozenset(asked))

@@ -16,7 +16,9 @@ API's functions: a new API is a new description, never a change here.
 
 from __future__ import annotations
 
+import ast
 import contextlib
+import inspect
 import io
 import itertools
 import traceback
@@ -26,6 +28,7 @@ import numpy as np
 
 from ..gradcheck import numeric_gradient
 from . import catalogue as M
+from . import loading
 from .apis import params
 from .catalogue import CATALOGUE
 from .families import CASES, Case
@@ -63,9 +66,18 @@ def functions(api, ns):
 class Checker:
     """Calls one namespace's functions, every call guarded, and checks them pair by pair."""
 
-    def __init__(self, api, fns, timeout=TIMEOUT, seed=0):
+    def __init__(self, api, fns, timeout=TIMEOUT, seed=0, loaded=None):
         self.api, self.fns, self.timeout, self.seed = api, fns, timeout, seed
+        self.loaded = loaded                # loading.Loaded of a file, or None
         self.printed = io.StringIO()
+
+    @property
+    def python2(self):
+        return bool(self.loaded and self.loaded.python2 and self.loaded.python2.python2)
+
+    def stub(self, name):
+        """Why the learner's function is the starter's untouched stub, or None."""
+        return loading.stub(self.fns[name])
 
     # ---- calling the learner's code
     def call(self, name, *args):
@@ -84,14 +96,26 @@ class Checker:
         except Exception as e:
             msg = str(e).splitlines()[0] if str(e) else ""
             raise LearnerError("error", f"{name} raised {type(e).__name__}"
-                               f"{': ' + msg if msg else ''}{where(e)}") from None
+                               f"{': ' + msg if msg else ''}{where(e)}"
+                               + _explain(e, self.python2)) from None
 
     def unpack(self, name, res, names, has_cache=True):
         """The learner's return value as {name: float64 array} (and the cache)."""
         want = len(names) + has_cache
         got = res if isinstance(res, tuple) else (res,)
         if all(r is None for r in got):
-            raise LearnerError("not implemented", "it returns None (the starter code's placeholder)")
+            if loading.definition(self.fns[name]) is None:      # cannot tell: a placeholder
+                raise LearnerError("not implemented", "it returns None (the starter code's placeholder)")
+            listed = ", ".join(names) + (", cache" if has_cache else "")
+            raise LearnerError("error", f"{name} returns None: it computes something but does not "
+                               f"return it (a missing `return {listed}`, or the starter's None "
+                               "placeholders never replaced)")
+        nones = [n for n, v in zip(names, got) if v is None]
+        if nones and len(got) == want:
+            listed = ", ".join(nones)
+            raise LearnerError("error", f"{name} returns {listed} as None: the starter's placeholder "
+                               f"({nones[0]} = None) is never replaced; assign {listed} before "
+                               "returning")
         if len(got) != want:
             listed = ", ".join(names) + (", cache" if has_cache else "")
             raise LearnerError("bad signature", f"{name} returned {len(got)} value"
@@ -112,7 +136,6 @@ class Checker:
             return
         have = fn.name
         with contextlib.suppress(TypeError, ValueError):
-            import inspect
             have = f"{fn.name}{inspect.signature(self.fns[fn.name])}"
         count = len(p.names) if not p.star else p.required
         raise LearnerError("bad signature", f"{have} takes {count} argument"
@@ -154,23 +177,40 @@ class Checker:
         return self.unpack(pair.backward.name, res, conv.family.grads, has_cache=False)[0]
 
     # ---- which convention
-    def convention(self, pair):
-        """The first convention the forward's signature fits and whose call returns the
-        right number of values (the first that fits, when none returns them)."""
+    def convention(self, pair, layout=None):
+        """The convention the forward is written in: of those its signature fits, the first
+        whose calls return the right outputs in the right shapes, else the first that
+        returns the right number of values, else the first. With ``layout``: the first in
+        that layout that fits entirely, or None."""
         p = params(self.fns[pair.forward.name])
         fitting = [c for c in pair.conventions if c.fits(p)] or [pair.conventions[0]]
+        if layout is not None:
+            return next((c for c in fitting if c.layout == layout and self.fit(pair, c) == 2), None)
         if len(fitting) == 1:
             return fitting[0]
+        best, score = fitting[0], 0
         for conv in fitting:
-            case, inp = next(self.cases(conv))
+            s = self.fit(pair, conv)
+            if s > score:
+                best, score = conv, s
+            if s == 2:
+                break
+        return best
+
+    def fit(self, pair, conv):
+        """2: right count and shapes on every case; 1: right count; 0: an error."""
+        fam = conv.family
+        for case, inp in self.cases(conv):
             try:
-                self.forward(pair, conv, inp)
+                got, _ = self.forward(pair, conv, inp)
             except LearnerError as e:
                 if e.status == "not implemented":
                     raise
-                continue
-            return conv
-        return fitting[0]
+                return 0
+            ref = self.to_learner(conv, fam.reference(inp))
+            if any(got[k].shape != ref[k].shape for k in ref):
+                return 1
+        return 2
 
     # ---- checking one pair
     def check_forward(self, pair, conv, rep):
@@ -207,8 +247,7 @@ class Checker:
             ref_out = fam.reference(inp)
             lay_out = self.to_learner(conv, ref_out)
             if any(out[k].shape != lay_out[k].shape for k in out):
-                raise LearnerError("error", f"cannot check {fn.name}: {pair.forward.name} returns "
-                                   "the wrong shapes (see above); fix it first")
+                raise LearnerError("not checked", _not_checked(pair))
             up = self.upstream(case, ref_out)
             got = self.backward(pair, conv, up, cache)
             ref = self.to_learner(conv, fam.reference(inp, up))
@@ -390,6 +429,13 @@ def slip(name, got, ref, case, fam):
                            f"{name}: has the right values in transposed order (shape {gs}, expected "
                            f"{exp}){same}.\n  fix: {fix}")
     extra = got.ndim - ref.ndim
+    if extra > 0 and got.size == ref.size and close(got.reshape(ref.shape), ref):
+        ravel = f"{name}.ravel()" if ref.ndim == 1 else f"{name}.reshape{ref.shape}"
+        return Finding("keepdims", [name],
+                       f"{name}: has the right values with an extra axis of length 1 (shape {gs}, "
+                       f"expected {exp}), as a sum with keepdims=True gives.\n"
+                       f"  fix: drop keepdims=True from the sum that makes {name} "
+                       f"(np.sum(da, axis=0)), or return {ravel}")
     if extra > 0 and got.shape[extra:] == ref.shape and close(got.sum(tuple(range(extra))), ref):
         over = "the batch" if step else "the batch and time"
         return Finding("not_summed", [name],
@@ -421,29 +467,46 @@ def slip(name, got, ref, case, fam):
 
 def run(checker, only=()):
     """A FunctionReport for each of the API's functions (in ``only``, if given)."""
+    broken = checker.loaded.broken if checker.loaded else {}
+    pairs = [p for p in checker.api.PAIRS if not only or {p.forward.name, p.backward and p.backward.name} & only]
+    reps = {p.forward.name: tuple(None if fn is None else _new_report(checker, fn, broken)
+                                  for fn in (p.forward, p.backward)) for p in pairs}
+    # Which convention each forward is written in; a layout some functions need (time-major,
+    # unbatched) is then tried first for the others, which may work in any layout.
+    convs = {}
+    for pair in pairs:
+        frep = reps[pair.forward.name][0]
+        if pair.forward.name in checker.fns:
+            why = checker.stub(pair.forward.name)
+            if why:
+                frep.message = why
+            else:
+                convs[pair.forward.name] = _guarded(checker, frep, checker.convention, pair)
+    forced = [c.layout for p in pairs if (c := convs.get(p.forward.name)) is not None
+              and c.layout != p.conventions[0].layout]
+    if forced:
+        layout = max(set(forced), key=forced.count)
+        for pair in pairs:
+            conv = convs.get(pair.forward.name)
+            if conv is not None and conv.layout == pair.conventions[0].layout:
+                frep = reps[pair.forward.name][0]
+                convs[pair.forward.name] = _guarded(checker, frep, checker.convention, pair, layout) or conv
     reports = []
-    for pair in checker.api.PAIRS:
+    for pair in pairs:
         fname = pair.forward.name
         bname = pair.backward.name if pair.backward else None
-        wanted = [n for n in (fname, bname) if n and (not only or n in only)]
-        if not wanted:
-            continue
-        frep = FunctionReport(fname, message="" if fname in checker.fns else ABSENT)
-        brep = None
-        if bname:
-            brep = FunctionReport(bname, kind="backward",
-                                  message="" if bname in checker.fns else ABSENT)
-        conv = pair.conventions[0]
-        if fname in checker.fns:
-            conv = _guarded(checker, frep, checker.convention, pair) or conv
-            if frep.status == "not implemented" and not frep.message:
-                _guarded(checker, frep, checker.check_forward, pair, conv, frep)
-        if fname in wanted or (only and bname in wanted):
+        frep, brep = reps[fname]
+        conv = convs.get(fname) or pair.conventions[0]
+        if fname in convs and frep.status == "not implemented" and not frep.message:
+            _guarded(checker, frep, checker.check_forward, pair, conv, frep)
+        if not only or fname in only or bname in only:
             reports.append(frep)
-        if brep is None or bname not in wanted:
+        if brep is None or (only and bname not in only):
             continue
         if bname not in checker.fns:
             pass
+        elif checker.stub(bname):
+            brep.message = checker.stub(bname)
         elif frep.status in ("pass", "fail"):
             _guarded(checker, brep, checker.check_backward, pair, conv, brep)
             if frep.status == "fail" and brep.status == "fail":
@@ -457,12 +520,49 @@ def run(checker, only=()):
             n = len(conv.backward_args) - len(conv.optional)
             _guarded(checker, brep, checker.call, bname, *([None] * n))
             if brep.status != "not implemented":
-                brep.status = "not checked"
-                brep.message = (f"needs a working {fname} to make its cache; "
-                                f"fix {fname} first")
+                brep.status, brep.message = "not checked", _not_checked(pair)
         reports.append(brep)
     _blame_steps(checker, reports)
     return reports
+
+
+def _new_report(checker, fn, broken):
+    rep = FunctionReport(fn.name, kind=fn.kind, provided=fn.provided)
+    if fn.name in checker.fns:
+        return rep
+    if fn.name in broken:                   # defined, but Python cannot compile it
+        rep.status, rep.message = "error", f"{fn.name} could not be compiled: {broken[fn.name]}."
+    else:
+        rep.message = ABSENT
+    return rep
+
+
+def _not_checked(pair):
+    f, b = pair.forward.name, pair.backward.name
+    return f"not checked until {f} passes: {b} works from the cache {f} makes"
+
+
+def _explain(e, python2):
+    """A sentence on the likely cause of a learner's error, when there is one to give."""
+    frames = loading.learner_frames(e)
+    code = frames[-1].tb_frame.f_code if frames else None
+    msg = str(e)
+    if isinstance(e, TypeError) and any(w in msg for w in ("float", "slice indices", "__index__")):
+        places = loading.divisions(code, integers_only=True)
+        if places:
+            why = ("This file is Python 2 code: there, / on two integers gave an integer; in "
+                   "Python 3 it gives a float" if python2 else
+                   "In Python 3, / gives a float even between two integers")
+            return (f". {why}, and a size, a slice or an index must be an integer. "
+                    f"fix: use // ({'; '.join(places[:3])})")
+    if type(e) is NameError and code is not None and getattr(e, "name", None):    # never assigned
+        node = loading.definition(code)
+        returned = {n.id for r in ast.walk(node) if isinstance(r, ast.Return) and r.value is not None
+                    for n in ast.walk(r.value) if isinstance(n, ast.Name)} if node else set()
+        if e.name in returned:
+            return (f". {code.co_name} returns {e.name} but never assigns it (the starter's "
+                    f"return line names it): return the variable that holds it, or assign {e.name}")
+    return ""
 
 
 def _blame_steps(checker, reports):
@@ -473,7 +573,8 @@ def _blame_steps(checker, reports):
             r = by_name.get(fn.name) if fn else None
             step = checker.step_of(pair, fn) if r else None
             s = by_name.get(step)
-            if s is None or r.status == "pass" or s.status == "pass" or r.name not in checker.fns:
+            if s is None or r.status in ("pass", "not checked") or s.status in ("pass", "not checked") \
+                    or r.name not in checker.fns:
                 continue
             code = getattr(checker.fns[r.name], "__code__", None)
             if code is None or step not in code.co_names:

@@ -243,30 +243,38 @@ TEMPORAL_AFFINE = Family("temporal_affine", ("x", "w", "b"), ("out",), ("dx", "d
                          _affine_make, _affine_ref, _affine_naive)
 
 
-def softmax_loss(mean=False):
+def softmax_loss(mean=False, mask=True):
     """Softmax cross-entropy over (N, T) with a mask; the loss summed over time and divided
-    by N (the coursework), or with ``mean`` averaged over the counted positions (charlstm)."""
+    by N (the coursework), or with ``mean`` averaged over the counted positions (charlstm).
+    Without ``mask`` the function takes none and every position counts."""
 
     def make(c):
         r = c.rng
-        mask = r.random((c.N, c.T)) < 0.7
-        mask[0, 0] = False
-        return dict(x=_w(r, c.N, c.T, c.V, s=2), y=r.integers(0, c.V, (c.N, c.T)), mask=mask)
+        m = r.random((c.N, c.T)) < 0.7
+        m[0, 0] = False
+        d = dict(x=_w(r, c.N, c.T, c.V, s=2), y=r.integers(0, c.V, (c.N, c.T)), mask=m)
+        if not mask:
+            del d["mask"]
+        return d
+
+    def counted(v):
+        return v["mask"] if mask else np.ones(v["y"].shape, bool)
 
     def reference(v, up=None):
         # layers.py divides by the number of counted positions; the coursework by N.
-        loss, dx = L.temporal_softmax_loss(v["x"], v["y"], v["mask"])
-        scale = 1.0 if mean else max(int(v["mask"].sum()), 1) / v["x"].shape[0]
+        m = counted(v)
+        loss, dx = L.temporal_softmax_loss(v["x"], v["y"], m)
+        scale = 1.0 if mean else max(int(m.sum()), 1) / v["x"].shape[0]
         return {"loss": np.asarray(loss * scale), "dx": np.array(dx) * scale}
 
     def naive(v, up=None, k={}):
-        count = max(int(v["mask"].sum()), 1) if mean else None
-        loss, dx = M.softmax_loss(v["x"], v["y"], v["mask"], k, divide_by=count)
+        m = counted(v)
+        count = max(int(m.sum()), 1) if mean else None
+        loss, dx = M.softmax_loss(v["x"], v["y"], m, k, divide_by=count)
         return {"loss": np.asarray(loss), "dx": dx}
 
-    return Family("temporal_softmax_loss", ("x", "y", "mask"), ("loss", "dx"), (),
+    unavailable = ({"softmax_divide_NT"} if mean else set()) | (set() if mask else {"softmax_ignores_mask"})
+    return Family("temporal_softmax_loss", ("x", "y", "mask") if mask else ("x", "y"), ("loss", "dx"), (),
                   {"x": ("N", "T", "V"), "y": ("N", "T"), "mask": ("N", "T"), "loss": (),
                    "dx": ("N", "T", "V")},
-                  make, reference, naive,
-                  frozenset({"softmax_divide_NT"}) if mean else frozenset(),
-                  self_grads={"dx": ("loss", "x")})
+                  make, reference, naive, frozenset(unavailable), self_grads={"dx": ("loss", "x")})

@@ -15,6 +15,7 @@ import numpy as np
 RIGHT = 1e-7        # max relative error of a correct float64 implementation vs the reference
 FD_RIGHT = 1e-5     # vs finite differences of the learner's own forward (less exact)
 ABSENT = "not defined in your file"
+_SHOWN = 10         # skipped statements listed in the text report (all in JSON)
 
 
 def rel_error(a, b):
@@ -54,6 +55,7 @@ class FunctionReport:
     findings: list = field(default_factory=list)
     message: str = ""
     kind: str = "forward"
+    provided: bool = False             # the starter file ships it written
 
     @property
     def implemented(self):
@@ -61,6 +63,7 @@ class FunctionReport:
 
     def to_dict(self):
         return {"function": self.name, "status": self.status, "convention": self.convention,
+                "provided_by_starter": self.provided,
                 "max_rel_error": {r.name: (None if r.err_ref is None or math.isinf(r.err_ref)
                                            else r.err_ref) for r in self.rows},
                 "max_rel_error_vs_finite_diff": {r.name: r.err_fd for r in self.rows
@@ -71,9 +74,11 @@ class FunctionReport:
     def text(self):
         if self.status == "not implemented":
             return f"{self.name}: not implemented yet{(' - ' + self.message) if self.message else ''}"
-        lines = [f"{self.name}  ({self.convention})" if self.convention else self.name]
+        label = "; ".join(x for x in (self.convention, "provided by the starter file" if self.provided
+                                      else "") if x)
+        lines = [f"{self.name}  ({label})" if label else self.name]
         if self.rows:
-            fd = self.kind == "backward" or self.name == "temporal_softmax_loss"
+            fd = self.kind == "backward" or any(r.err_fd is not None for r in self.rows)
             lines.append(f"  {'output':<9} {'shape':<10} {'vs charlstm':>12}"
                          + (f" {'vs finite diff':>15}" if fd else "") + "  result")
             for r in self.rows:
@@ -100,19 +105,29 @@ def _indent(text, pad="  "):
 
 @dataclass
 class Report:
-    """What ``check`` found: one FunctionReport per coursework function it looked at."""
+    """What ``check`` found: one FunctionReport per function it looked at, and what loading
+    the file had to leave out (``loaded``: a ``loading.Loaded``, or None)."""
     functions: list
     source: str = ""
     printed: int = 0
+    loaded: object = None
+    asked: frozenset = frozenset()      # names the caller asked for (--only, by keyword)
 
     @property
     def checked(self):
         return [f for f in self.functions if f.implemented]
 
     @property
+    def graded(self):
+        """The implemented functions the learner wrote: those the starter file provides
+        count only when asked for by name."""
+        return [f for f in self.checked if not f.provided or f.name in self.asked]
+
+    @property
     def ok(self):
-        """True when something is implemented and everything implemented passes."""
-        return bool(self.checked) and all(f.status == "pass" for f in self.checked)
+        """True when something the learner writes is implemented and everything implemented
+        passes (the starter's own functions alone are no pass)."""
+        return bool(self.graded) and all(f.status == "pass" for f in self.checked)
 
     @property
     def exit_code(self):
@@ -120,22 +135,44 @@ class Report:
 
     def summary(self):
         passed = [f.name for f in self.functions if f.status == "pass"]
-        failed = [f.name for f in self.checked if f.status != "pass"]
+        unchecked = [f.name for f in self.functions if f.status == "not checked"]
+        failed = [f.name for f in self.checked if f.status not in ("pass", "not checked")]
         todo = [f.name for f in self.functions if not f.implemented]
-        parts = [f"{len(passed)} passed", f"{len(failed)} failed", f"{len(todo)} not implemented yet"]
-        line = ", ".join(parts)
+        parts = [f"{len(passed)} passed", f"{len(failed)} failed"]
+        parts += [f"{len(unchecked)} not checked"] if unchecked else []
+        line = ", ".join(parts + [f"{len(todo)} not implemented yet"])
         if not self.checked:
             return (f"{line}. Nothing is implemented yet: replace a `raise NotImplementedError` "
-                    "with your code and run the check again.")
+                    "(or a `pass`) with your code and run the check again.")
         if failed:
             return f"{line}. Fix the first failing function first: later ones often call it."
+        if unchecked:
+            return f"{line}. Fix the function each unchecked one needs first."
+        if not self.graded:
+            given = ", ".join(f.name for f in self.checked)
+            return (f"{line}. Only functions the starter file provides are implemented ({given}): "
+                    "they pass, but none of those you write is implemented yet, so this is no pass.")
         return f"{line}. Every implemented function matches the reference."
 
+    def notes(self):
+        """What loading the file left out, one line each."""
+        if self.loaded is None:
+            return []
+        out = list(self.loaded.notes())
+        skipped = self.loaded.skipped
+        if skipped:
+            out.append("Skipped while loading (the rest of the file was loaded):")
+            out += ["  " + x.text() for x in skipped[:_SHOWN]]
+            if len(skipped) > _SHOWN:
+                out.append(f"  ... and {len(skipped) - _SHOWN} more (--json lists them all)")
+        return out
+
     def text(self):
-        out = [f"Checking {self.source}" if self.source else "Checking your functions",
-               f"float64; each output vs charlstm's reference (relative error, pass below {RIGHT:.0e}), "
-               "each gradient also vs\nfinite differences of your own forward "
-               f"(should be below ~{FD_RIGHT:.0e}).", ""]
+        out = [f"Checking {self.source}" if self.source else "Checking your functions"]
+        out += self.notes()
+        out += [f"float64; each output vs charlstm's reference (relative error, pass below {RIGHT:.0e}), "
+                "each gradient also vs\nfinite differences of your own forward "
+                f"(should be below ~{FD_RIGHT:.0e}).", ""]
         absent = [f.name for f in self.functions if f.message == ABSENT]
         out += [f.text() + "\n" for f in self.functions if f.message != ABSENT]
         if absent:
@@ -149,6 +186,7 @@ class Report:
 
     def to_json(self):
         return json.dumps({"source": self.source, "ok": self.ok,
+                           "loading": self.loaded.to_dict() if self.loaded is not None else None,
                            "functions": [f.to_dict() for f in self.functions]}, indent=1)
 
     def _repr_html_(self):
@@ -159,7 +197,8 @@ class Report:
             errs = ", ".join(f"{r.name} {r.err_ref:.1e}" for r in f.rows if r.err_ref is not None)
             rows.append(f"<tr><td><code>{f.name}</code></td><td>{html.escape(f.status)}</td>"
                         f"<td>{errs}</td><td style='text-align:left'>{diag}</td></tr>")
-        return ("<table><tr><th>function</th><th>status</th><th>max rel. error vs reference"
+        notes = "".join(f"<p>{html.escape(n)}</p>" for n in self.notes())
+        return (notes + "<table><tr><th>function</th><th>status</th><th>max rel. error vs reference"
                 "</th><th>diagnosis</th></tr>" + "".join(rows) + "</table>"
                 f"<p>{html.escape(self.summary())}</p>")
 

@@ -13,6 +13,12 @@ An API module (``cs231n.py``) only describes an assignment, the way its handout 
 
 The engine runs any such description against the references and finite differences; a
 new API is a new module here and a line in ``APIS``, never a change to the engine.
+
+How a learner's forward is matched to a convention: of the conventions its signature fits
+(``Convention.accepts``), the first whose calls return the right number of outputs in the
+right shapes; when some of a file's functions only fit another ``Layout`` (time-major,
+unbatched), that layout is tried first for the others. A ``Layout`` turns an array in
+charlstm's layout into the learner's by its axis names (``families.Family.axes``).
 """
 
 from __future__ import annotations

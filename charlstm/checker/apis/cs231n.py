@@ -16,7 +16,7 @@ import textwrap
 
 from ...errors import CharlstmError
 from .. import families as F
-from . import Convention, Function, Pair, hint
+from . import BATCH_FIRST, TIME_MAJOR, UNBATCHED, Convention, Function, Pair, hint
 
 NAME = "cs231n"
 
@@ -29,7 +29,9 @@ def _fn(name, signature, outputs, doc, kind="forward", mistakes=(), provided=Fal
 # =========================================================================== where wrong outputs point
 
 def _hints(fname):
-    """Which gradients are right and wrong, and where that points (first that applies)."""
+    """Where a pattern of right and wrong outputs points, for each function (first that applies)."""
+    if fname in _FORWARD_HINTS:
+        return _FORWARD_HINTS[fname]
     step = "step" in fname
     prev_h, prev_c = ("dprev_h", "dprev_c") if step else ("dh0", "dc0")
     lstm, sequence = fname.startswith("lstm"), not step and fname.startswith(("lstm", "rnn"))
@@ -55,6 +57,39 @@ def _hints(fname):
         rules.append(hint("if the step functions pass, look at the loop: the gradient entering "
                           "step t, what is carried to step t-1, and += for the weights"))
     return tuple(rules)
+
+
+_LOOP = ("if {step} passes, look at the loop: step t takes x at step t and the {state} of "
+         "step t-1 ({start} at t = 0), carries its new {state} to step t+1, and stores its "
+         "next_h in h at step t")
+_FORWARD_HINTS = {
+    "rnn_step_forward": (
+        hint("next_h = tanh(x @ Wx + prev_h @ Wh + b): look at each term and the tanh"),),
+    "lstm_step_forward": (
+        hint("next_c is right, so the gates i, f and g are: look at next_h = o * tanh(next_c), "
+             "with o = sigmoid(a[:, 2H:3H])", wrong=["next_h"], right=["next_c"]),
+        hint("look at the gates: a = x @ Wx + prev_h @ Wh + b is sliced into i, f, o, g in that "
+             "order (i, f, o through a sigmoid, g through tanh), then next_c = f * prev_c + i * g "
+             "and next_h = o * tanh(next_c)")),
+    "rnn_forward": (
+        hint("h is right: hT is the last step's hidden state", right=["h"]),
+        hint(_LOOP.format(step="rnn_step_forward", state="hidden state", start="h0"))),
+    "lstm_forward": (
+        hint("h is right: hT and cT are the last step's hidden and cell states", right=["h"]),
+        hint(_LOOP.format(step="lstm_step_forward", state="hidden and cell states",
+                          start="h0, and c0 = 0"))),
+    "word_embedding_forward": (
+        hint("out[n, t] = W[x[n, t]], the row of W for each id: out = W[x]"),),
+    "temporal_affine_forward": (
+        hint("out = x @ w + b at every step: reshape x to (N*T, D), multiply, reshape back"),),
+    "temporal_softmax_loss": (
+        hint("dx is right but the loss is not: loss = -(1/N) * the sum over counted positions "
+             "of log p[y], p the softmax of x", wrong=["loss"], right=["dx"]),
+        hint("the loss is right but dx is not: dx = (p - 1 at y) * mask / N, p the softmax of x",
+             wrong=["dx"], right=["loss"]),
+        hint("p = softmax of x over its last axis (subtract the max first); loss = -(1/N) * the "
+             "sum over counted positions of log p[y]; dx = (p - 1 at y) * mask / N")),
+}
 
 
 # =========================================================================== the functions
@@ -174,39 +209,88 @@ ALIASES = {"embedding_forward": "word_embedding_forward",
 # =========================================================================== how they are called
 
 COURSEWORK = "coursework signature"
-EXTENDED_RNN = "charlstm's extended signature: final state out"
+RNN_FINAL = "charlstm's extended signature: final state out"
+LSTM_FINAL = "coursework signature, final states out (h, hT, cT)"
+LSTM_C0 = "c0 in (x, h0, c0, Wx, Wh, b)"
 EXTENDED_LSTM = "charlstm's extended signature: c0 in, final states out"
-MASK_OPTIONAL = "charlstm's convention: mask optional, loss averaged over the counted positions"
+MASK_OPTIONAL = "mask optional: checked in charlstm's convention, loss averaged over the counted positions"
+NO_MASK = "no mask: every position counts, loss divided by N"
+
+# Some courses reuse the assignment with sequences time-major (x (T, N, D)) or one
+# sequence at a time (x (T, D)); a step function may take one vector (x (D,)).
+SEQUENCE_LAYOUTS = (BATCH_FIRST, TIME_MAJOR, UNBATCHED)
+STEP_LAYOUTS = (BATCH_FIRST, UNBATCHED)
 
 
-def _pair(forward, backward, conventions, step=None):
-    return Pair(FUNCTIONS[forward], backward and FUNCTIONS[backward], tuple(conventions), step)
+def _laid_out(conventions, layouts):
+    """Each convention in each layout, layout by layout (the coursework's first)."""
+    out = []
+    for lay in layouts:
+        for c in conventions:
+            out.append(c if lay is BATCH_FIRST else c.in_layout(lay, f"{c.label}; {_words(c, lay)}"))
+    return out
 
+
+def _words(conv, lay):
+    """'time-major layout: x (T, N, D), h (T, N, H)', from the family's axes."""
+    fam = conv.family
+
+    def shape(name):
+        axes = lay.axes(fam.axes_of(name))
+        return f"{name} ({', '.join(axes)}{',' if len(axes) == 1 else ''})"
+    out = "dx" if fam.name == "temporal_softmax_loss" else fam.outputs[0]
+    if lay is UNBATCHED:
+        what = "unbatched (one sequence)" if "T" in fam.axes_of("x") else "unbatched (one vector)"
+    else:
+        what = f"{lay.name} layout"
+    return f"{what}: {shape(fam.inputs[0])}, {shape(out)}"
+
+
+def _softmax_is(kind):
+    """classic: a third parameter, mask (or any name) without a default; mean: a mask with a
+    default (charlstm's own); none: no mask parameter at all (x, y, verbose=False)."""
+    def accepts(p):
+        has = "mask" in p.names
+        if kind == "mean":
+            return has and p.has_default("mask")
+        if kind == "classic":
+            return p.takes(3) and ((has and not p.has_default("mask")) or (not has and p.required >= 3))
+        return not has and p.takes(2) and p.required <= 2
+    return accepts
+
+
+def _pair(forward, backward, conventions, layouts, step=None):
+    return Pair(FUNCTIONS[forward], backward and FUNCTIONS[backward],
+                tuple(_laid_out(conventions, layouts)), step)
+
+
+_FIVE, _SIX = (lambda p: p.takes(5)), (lambda p: p.takes(6) and not p.takes(5))    # c0 in or not
 
 PAIRS = [
     _pair("rnn_step_forward", "rnn_step_backward", [
-        Convention(COURSEWORK, F.RNN_STEP, backward_args=("dnext_h", "cache"))]),
+        Convention(COURSEWORK, F.RNN_STEP, backward_args=("dnext_h", "cache"))], STEP_LAYOUTS),
     _pair("rnn_forward", "rnn_backward", [
         Convention(COURSEWORK, F.rnn(), backward_args=("dh", "cache")),
-        Convention(EXTENDED_RNN, F.rnn(final=True), backward_args=("dh", "cache", "dhT"),
-                   optional=("dhT",))], step="rnn_step_forward"),
+        Convention(RNN_FINAL, F.rnn(final=True), backward_args=("dh", "cache", "dhT"),
+                   optional=("dhT",))], SEQUENCE_LAYOUTS, step="rnn_step_forward"),
     _pair("word_embedding_forward", "word_embedding_backward", [
-        Convention(COURSEWORK, F.WORD_EMBEDDING, backward_args=("dout", "cache"))]),
+        Convention(COURSEWORK, F.WORD_EMBEDDING, backward_args=("dout", "cache"))], SEQUENCE_LAYOUTS),
     _pair("temporal_affine_forward", "temporal_affine_backward", [
-        Convention(COURSEWORK, F.TEMPORAL_AFFINE, backward_args=("dout", "cache"))]),
+        Convention(COURSEWORK, F.TEMPORAL_AFFINE, backward_args=("dout", "cache"))], SEQUENCE_LAYOUTS),
     _pair("temporal_softmax_loss", None, [
-        Convention(COURSEWORK, F.softmax_loss(), cache=False,
-                   accepts=lambda p: not p.has_default("mask")),
-        Convention(MASK_OPTIONAL, F.softmax_loss(mean=True), cache=False,
-                   accepts=lambda p: p.has_default("mask"))]),
+        Convention(COURSEWORK, F.softmax_loss(), cache=False, accepts=_softmax_is("classic")),
+        Convention(MASK_OPTIONAL, F.softmax_loss(mean=True), cache=False, accepts=_softmax_is("mean")),
+        Convention(NO_MASK, F.softmax_loss(mask=False), cache=False, accepts=_softmax_is("none"))],
+          SEQUENCE_LAYOUTS),
     _pair("lstm_step_forward", "lstm_step_backward", [
-        Convention(COURSEWORK, F.LSTM_STEP, backward_args=("dnext_h", "dnext_c", "cache"))]),
+        Convention(COURSEWORK, F.LSTM_STEP, backward_args=("dnext_h", "dnext_c", "cache"))], STEP_LAYOUTS),
     _pair("lstm_forward", "lstm_backward", [
-        Convention(COURSEWORK, F.lstm(), backward_args=("dh", "cache"),
-                   accepts=lambda p: p.required != 6),
+        Convention(COURSEWORK, F.lstm(), backward_args=("dh", "cache"), accepts=_FIVE),
+        Convention(LSTM_FINAL, F.lstm(final=True), backward_args=("dh", "cache", "dhT", "dcT"),
+                   optional=("dhT", "dcT"), accepts=_FIVE),
+        Convention(LSTM_C0, F.lstm(c0=True), backward_args=("dh", "cache"), accepts=_SIX),
         Convention(EXTENDED_LSTM, F.lstm(c0=True, final=True), backward_args=("dh", "cache", "dhT", "dcT"),
-                   optional=("dhT", "dcT"), accepts=lambda p: p.required == 6)],
-          step="lstm_step_forward"),
+                   optional=("dhT", "dcT"), accepts=_SIX)], SEQUENCE_LAYOUTS, step="lstm_step_forward"),
 ]
 
 
