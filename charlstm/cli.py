@@ -111,12 +111,12 @@ class Template(str, Enum):
 
 @app.command(no_args_is_help=True)
 def check(
-    file: Optional[Path] = typer.Argument(None, help="Your .py file with the coursework functions."),
+    file: Optional[Path] = typer.Argument(None, help="Your .py file or .ipynb notebook with the coursework functions."),
     only: Optional[List[str]] = typer.Option(None, "--only", help="Check just this function "
                                              "(and the forward a backward needs); repeatable."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON record per function "
                                  "(status, max relative errors, diagnosis ids), for autograders."),
-    timeout: float = typer.Option(20.0, min=0.1, help="Seconds allowed per function."),
+    timeout: float = typer.Option(20.0, min=0.1, help="Seconds allowed per function, and per top-level statement while the file loads."),
     template: Optional[Template] = typer.Option(None, help="Print a starting file (signatures, "
                                                 "shapes, equations) and exit."),
 ):
@@ -126,7 +126,9 @@ def check(
 
     Every coursework function the file defines (rnn/lstm step and sequence forward/backward, word embedding, temporal affine, temporal softmax loss) is compared with charlstm's reference in float64, each gradient also with finite differences of your own forward. A wrong result is matched against a catalogue of the usual mistakes, which names the mistake, the equation it breaks and the fix.
 
-    Exit status: 0 if something is implemented and all of it passes; 1 if anything fails or nothing is implemented; 2 if the file cannot be imported.
+    The file's top-level statements run one by one: one that fails to compile, raises or runs too long is skipped and listed, and the rest is checked (Python 2 print statements and xrange are read as Python 3).
+
+    Exit status: 0 if at least one function you write is implemented and everything implemented passes (the functions the starter file provides do not count on their own); 1 otherwise; 2 if nothing in the file can be loaded.
     """
     from .checker import check as run_check, template as make_template
 

@@ -1,4 +1,4 @@
-"""The mistakes learners make in an RNN/LSTM, each as a switch on a naive implementation.
+"""The catalogue: the mistakes learners make in an RNN/LSTM, each a switch on a naive layer.
 
 ``lstm_step``, ``rnn_step``, ``sequence``, ``embedding_backward`` and ``softmax_loss``
 are the coursework layers written the plain way, as in the lecture. Each takes ``k``, a
@@ -10,7 +10,8 @@ equal to ``layers.py``); each knob switches on one known mistake, e.g.
 returns the gradients a learner gets who wrote ``dprev_c = dc``. ``CATALOGUE`` says, for
 each mistake, what the wrong code does, which equation it breaks and how to fix it;
 ``KNOBS`` says which switch turns it on. ``charlstm check`` compares a learner's results
-with these variants: a match to round-off names the mistake.
+with these variants: a match to round-off names the mistake. The names here are the
+coursework's (cs231n's); an API module says which mistakes apply to which of its functions.
 """
 
 from __future__ import annotations
@@ -147,41 +148,50 @@ class Mistake:
     what: str              # completes "... matches a {kind} in which {what}"
     equation: str
     fix: str
+    step: bool = False     # in one step's math (not in the loop over time)
 
 
 _ALL = [
     Mistake("lstm_dc_no_h_path",
             "dc ignores h_t = o * tanh(c_t): dc = dnext_c",
             "dc_t = dnext_c + dnext_h * o * (1 - tanh(c_t)**2)   (c_t reaches the loss through c_{t+1} and through h_t)",
-            "add dnext_h * o * (1 - tanh(next_c)**2) to dnext_c"),
+            "add dnext_h * o * (1 - tanh(next_c)**2) to dnext_c",
+            step=True),
     Mistake("lstm_dc_only_h_path",
             "dc keeps only the path through h_t and drops dnext_c",
             "dc_t = dnext_c + dnext_h * o * (1 - tanh(c_t)**2)",
-            "dc = dnext_c + dnext_h * o * (1 - tanh(next_c)**2): keep the gradient arriving from c_{t+1}"),
+            "dc = dnext_c + dnext_h * o * (1 - tanh(next_c)**2): keep the gradient arriving from c_{t+1}",
+            step=True),
     Mistake("lstm_sigmoid_of_activated",
             "the sigmoid derivative of {detail} is taken of the already-activated value, as in sigmoid(i) * (1 - sigmoid(i))",
             "d sigmoid(a)/da = s * (1 - s) where s = sigmoid(a) is the gate you stored",
-            "the stored gates are already sigmoid outputs: use i * (1 - i), f * (1 - f), o * (1 - o)"),
+            "the stored gates are already sigmoid outputs: use i * (1 - i), f * (1 - f), o * (1 - o)",
+            step=True),
     Mistake("lstm_tanh_of_tanh_c",
             "the derivative of tanh(c_t) is computed as 1 - tanh(tanh(c_t))**2",
             "d tanh(c)/dc = 1 - tanh(c)**2",
-            "if you stored tanh(next_c), use 1 - tanh_c**2 with no second tanh"),
+            "if you stored tanh(next_c), use 1 - tanh_c**2 with no second tanh",
+            step=True),
     Mistake("lstm_tanh_of_g",
             "the candidate's derivative is computed as 1 - tanh(g)**2, though g is already tanh(a_g)",
             "d tanh(a)/da = 1 - g**2 where g = tanh(a) is the candidate you stored",
-            "use 1 - g**2"),
+            "use 1 - g**2",
+            step=True),
     Mistake("lstm_do_uses_dc",
             "the output gate's gradient uses dc instead of dnext_h",
             "h_t = o * tanh(c_t): o reaches the loss only through h_t, so do = dnext_h * tanh(c_t)",
-            "do = dnext_h * tanh(next_c) * o * (1 - o)"),
+            "do = dnext_h * tanh(next_c) * o * (1 - o)",
+            step=True),
     Mistake("lstm_dprev_c_is_dc",
             "dprev_c is returned as dc instead of dc * f",
             "c_t = f * c_{t-1} + i * g, so dL/dc_{t-1} = dc_t * f",
-            "return dc * f as dprev_c"),
+            "return dc * f as dprev_c",
+            step=True),
     Mistake("lstm_backward_gate_order",
             "the gate gradients are stacked in the order {detail}, but the forward takes its gates from a in the order i, f, o, g",
             "da = [di, df, do, dg]: the same order as a = x Wx + prev_h Wh + b is sliced in the forward",
-            "stack da as np.hstack([di, df, do, dg]) (PyTorch orders its gates i, f, g, o; the coursework and charlstm use i, f, o, g)"),
+            "stack da as np.hstack([di, df, do, dg]) (PyTorch orders its gates i, f, g, o; the coursework and charlstm use i, f, o, g)",
+            step=True),
     Mistake("lstm_gate_order",
             "the gates are sliced from a in the order {detail} instead of i, f, o, g",
             "i = sigmoid(a[:, :H]), f = sigmoid(a[:, H:2H]), o = sigmoid(a[:, 2H:3H]), g = tanh(a[:, 3H:])",
@@ -197,7 +207,8 @@ _ALL = [
     Mistake("rnn_tanh_of_activated",
             "tanh's derivative is computed as 1 - tanh(next_h)**2, of an already-activated value",
             "next_h = tanh(a), so da = dnext_h * (1 - next_h**2)",
-            "use 1 - next_h**2 (next_h is already tanh(a))"),
+            "use 1 - next_h**2 (next_h is already tanh(a))",
+            step=True),
     Mistake("seq_no_dnext_h",
             "each step's backward gets only dh[:, t]: the gradient flowing back from step t+1 is dropped",
             "dL/dh_t = dh[:, t] (from above) + dprev_h (from step t+1)",
@@ -234,6 +245,10 @@ _ALL = [
     Mistake("transposed",
             "{detail}",
             "a gradient has the shape of what it is the gradient of; dWx = x^T da has Wx's shape",
+            "{fix}"),
+    Mistake("keepdims",
+            "{detail}",
+            "a gradient has its parameter's shape: db is (4H,) like b, not (1, 4H)",
             "{fix}"),
     Mistake("not_summed",
             "{detail}",
