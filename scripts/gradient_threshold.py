@@ -115,8 +115,8 @@ def main():
     sizes = [(4, 5, 3), (16, 20, 3), (50, 65, 1)]            # H, V, seeds
     grid = [(H, V, T, sc, s) for H, V, n in sizes for T in (1, 5, 25) for sc in (0.1, 0.5, 1.5)
             for s in range(n)]
-    print(f"threshold {charlstm.generic_check.PRECISION[np.dtype(np.float64)][1]:g} (float64), "
-          f"{charlstm.generic_check.PRECISION[np.dtype(np.float32)][1]:g} (float32)")
+    print(f"threshold {charlstm.checker.generic.PRECISION[np.dtype(np.float64)][1]:g} (float64), "
+          f"{charlstm.checker.generic.PRECISION[np.dtype(np.float32)][1]:g} (float32)")
     print("right gradients, float64 (largest error of any parameter):")
     reports = [class_lstm(*g) for g in grid]
     line("class LSTM, H 4/16/50, T 1/5/25", [worst(r) for r in reports])
@@ -141,7 +141,7 @@ def main():
     for mistake in ["gates_g_i_swapped", "dc_prev_not_times_f"]:
         line(f"wrong, {mistake}", [smallest_failing(dls2_sequence(*g, mistake, np.float32, sc))
                                    for g in f32 if g[3] > 1 for sc in (0.3, 1, 2)], "min")
-    precision = charlstm.generic_check.PRECISION
+    precision = charlstm.checker.generic.PRECISION
     chosen = precision[np.dtype(np.float32)]
     for step in (1e-3, 3e-3, 3e-2):                        # the other float32 steps tried
         precision[np.dtype(np.float32)] = (step, chosen[1])

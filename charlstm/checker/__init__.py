@@ -37,6 +37,7 @@ from . import apis, engine, loading
 from .apis import cs231n
 from .catalogue import CATALOGUE
 from .families import CASES, Case
+from .generic import GradientCheckError, check_gradients
 from .loading import TIMEOUT, ImportFailed, load_file
 from .report import FD_RIGHT, RIGHT, Report, rel_error
 
@@ -44,7 +45,7 @@ SPECS = cs231n.FUNCTIONS
 TEMPLATES = cs231n.TEMPLATES
 template = cs231n.template
 
-__all__ = ["check", "template", "Report", "CATALOGUE", "SPECS", "TEMPLATES", "TIMEOUT", "RIGHT",
+__all__ = ["check", "check_gradients", "GradientCheckError", "template", "Report", "CATALOGUE", "SPECS", "TEMPLATES", "TIMEOUT", "RIGHT",
            "FD_RIGHT", "CASES", "Case", "ImportFailed", "load_file", "rel_error"]
 
 

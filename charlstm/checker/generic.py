@@ -62,8 +62,7 @@ from pathlib import Path
 
 import numpy as np
 
-import charlstm.errors
-from charlstm.errors import CharlstmError
+from ..errors import CharlstmError
 
 SAMPLES = 40            # elements checked per parameter, by default
 FLOOR_SCALE = 1e-2      # the error of an element is relative to at least this x the parameter's scale
@@ -265,7 +264,7 @@ class GradientReport:
 
 # =========================================================================== the learner's code
 
-_PACKAGE = str(Path(charlstm.errors.__file__).resolve().parent)
+_PACKAGE = str(Path(__file__).resolve().parent.parent)     # charlstm/: frames not the learner's
 _LIBRARY = (_PACKAGE, str(Path(np.__file__).resolve().parent),
             str(Path(sysconfig.get_paths()["stdlib"]).resolve()))
 
