@@ -103,11 +103,13 @@ def check_model(cell="lstm", layers=1, hidden=5, N=2, T=3, vocab=6, embed=4, see
     if cfg.cell == "lstm":
         targets.append(("c0", c0))
         analytic["c0"] = dc0
-    return check_gradients(f, dict(targets), analytic, eps)
+    return compare_gradients(f, dict(targets), analytic, eps)
 
 
-def check_gradients(f, arrays: dict, grads: dict, eps=EPS):
-    """Analytic gradients against finite differences of the scalar ``f()``: [CheckRow].
+def compare_gradients(f, arrays: dict, grads: dict, eps=EPS):
+    """Analytic gradients against finite differences of the scalar ``f()``: [CheckRow], for
+    ``format_table``. (For code of any API, with a report that localises a wrong gradient,
+    see ``charlstm.check_gradients``.)
 
     arrays: {name: array f reads} (each is nudged in place and restored);
     grads: {name: the analytic gradient of f w.r.t. that array}, same shapes.
@@ -117,7 +119,7 @@ def check_gradients(f, arrays: dict, grads: dict, eps=EPS):
         def f():
             next_h, next_c, _ = lstm_step_forward(x, prev_h, prev_c, Wx, Wh, b)
             return np.sum(next_h * dnext_h) + np.sum(next_c * dnext_c)
-        rows = check_gradients(f, {"x": x, ...}, {"x": dx, ...})
+        rows = compare_gradients(f, {"x": x, ...}, {"x": dx, ...})
         print(format_table(rows))
     """
     rows = []

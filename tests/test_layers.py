@@ -5,7 +5,7 @@ import pytest
 
 from charlstm import layers as Ls
 from charlstm.errors import CharlstmError
-from charlstm.gradcheck import (check_gradients, format_table, numeric_gradient,
+from charlstm.gradcheck import (compare_gradients, format_table, numeric_gradient,
                                 numeric_gradient_array, rel_error)
 
 N, T, D, H, V = 2, 3, 4, 5, 6
@@ -358,7 +358,7 @@ def test_an_embedded_input_is_the_same_layer_as_its_looked_up_rows(rng, cell):
         np.testing.assert_allclose(a, c, rtol=1e-10, atol=1e-12)
 
 
-def test_check_gradients_passes_a_right_backward_and_fails_a_wrong_one(rng):
+def test_compare_gradients_passes_a_right_backward_and_fails_a_wrong_one(rng):
     x, prev_h, prev_c = randn(rng, N, D), randn(rng, N, H), randn(rng, N, H)
     Wx, Wh, b = randn(rng, D, 4 * H, scale=0.5), randn(rng, H, 4 * H, scale=0.5), randn(rng, 4 * H)
     dnext_h, dnext_c = randn(rng, N, H), randn(rng, N, H)
@@ -371,16 +371,16 @@ def test_check_gradients_passes_a_right_backward_and_fails_a_wrong_one(rng):
 
     _, _, cache = Ls.lstm_step_forward(x, prev_h, prev_c, Wx, Wh, b)
     grads = dict(zip(inputs, Ls.lstm_step_backward(dnext_h, dnext_c, cache)))
-    rows = check_gradients(f, inputs, grads)
+    rows = compare_gradients(f, inputs, grads)
     assert [r.name for r in rows] == list(inputs) and all(r.ok for r in rows)
     assert max(r.max_rel_error for r in rows) < 1e-8
     assert [r.shape for r in rows] == [v.shape for v in inputs.values()]
     for k, v in inputs.items():                        # every array nudged back exactly
         assert np.array_equal(v, before[k])
     grads["prev_c"] = 2 * grads["prev_c"]              # off by a factor of 2: rel error 1/3
-    rows = {r.name: r for r in check_gradients(f, inputs, grads)}
+    rows = {r.name: r for r in compare_gradients(f, inputs, grads)}
     assert not rows["prev_c"].ok and abs(rows["prev_c"].max_rel_error - 1 / 3) < 1e-6
     assert rows["x"].ok
     assert "FAIL" in format_table(rows.values()) and "prev_c" in format_table(rows.values())
     with pytest.raises(CharlstmError, match="gradient given for b has shape"):
-        check_gradients(f, {"b": b}, {"b": b[:-1]})
+        compare_gradients(f, {"b": b}, {"b": b[:-1]})
