@@ -192,6 +192,7 @@ def train(
     sample_chars: Optional[int] = _opt("sample_chars", "Characters sampled into samples.txt at each evaluation (0: none)."),
     quiet: bool = typer.Option(False, help="Log lines only, no progress bar."),
     threads: Optional[int] = typer.Option(None, help="Threads a batch is split over (each a share of the sequences); 0: one per core, at most 2, for --hidden-size up to 256 (measured faster there), else 1. A run resumes bit for bit at the thread count it ran with. \\[default: 0]", show_default=False),
+    stop_eval_seconds: Optional[float] = _opt("stop_eval_seconds", "After Ctrl-C, SIGTERM or SIGHUP: seconds the final evaluation may take before latest.npz is saved (0: none); a second signal skips it."),
 ):
     """Train a character-level model on CORPUS; writes runs/NAME/ (checkpoints, metrics, plot)."""
     from .train import train as run_training
@@ -207,7 +208,7 @@ def train(
              "clip_mode": clip_mode, "seed": seed, "dtype": dtype, "epochs": epochs,
              "max_steps": max_steps, "minutes": minutes, "eval_every": eval_every, "eval_chars": eval_chars,
              "checkpoint_every": checkpoint_every, "sample_chars": sample_chars,
-             "threads": threads}
+             "threads": threads, "stop_eval_seconds": stop_eval_seconds}
     explicit = {k for k, v in given.items() if v is not None}
     if quiet:
         explicit.add("quiet")
@@ -219,9 +220,15 @@ def train(
     result = run_training(corpus, cfg, run_dir=run_dir, resume=resume, overwrite=overwrite,
                           explicit=explicit, command="charlstm " + " ".join(sys.argv[1:]))
     if result.stopped_by == "interrupt":
-        typer.echo(f"interrupted; latest.npz saved. Resume with: charlstm train --resume "
-                   f"{result.run_dir}", err=True)
-        raise typer.Exit(130)
+        import signal
+        name = result.signal or "SIGINT"
+        try:                                           # after SIGHUP the terminal may be gone
+            typer.echo(f"{'interrupted' if name == 'SIGINT' else 'stopped by ' + name}; "
+                       f"latest.npz saved. Resume with: charlstm train --resume "
+                       f"{result.run_dir}", err=True)
+        except OSError:
+            pass
+        raise typer.Exit(128 + signal.Signals[name].value)   # 130, 143, 129: as the shell says
 
 
 # --------------------------------------------------------------------------- using a model
