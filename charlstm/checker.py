@@ -1092,6 +1092,12 @@ def _collect(source, functions):
     if isinstance(source, (str, Path)):
         source = load_file(source)
     ns = vars(source) if isinstance(source, ModuleType) else dict(source or {})
+    unknown = [n for n in functions if ALIASES.get(n, n) not in SPECS]
+    if unknown:                                        # a typo must not pass as "not implemented"
+        import difflib
+        close = difflib.get_close_matches(unknown[0], list(SPECS) + list(ALIASES), n=1)
+        raise CharlstmError(f"unknown function {unknown[0]}=" + (f" (did you mean {close[0]}?)"
+                            if close else "") + f"; check() takes {', '.join(SPECS)}")
     ns.update(functions)
     fns = {}
     for name, obj in ns.items():
