@@ -233,15 +233,17 @@ class _StopFlag:
     is cut in half, and the run ends as at its limit: a final evaluation, latest.npz.
 
     After the first signal the final evaluation may take ``eval_seconds`` (then it is
-    cut short, between two batches); a second signal skips what is left of it; a third
-    ends the process at once, as an uncaught signal does (after the checkpoint being
-    written, if one is). The handlers only count: the loop does the rest.
+    cut short, between two batches); a second signal skips what is left of it. A third,
+    while the run is still in a step (a long one: a big model), ends the process at once
+    as an uncaught signal does, after the checkpoint being written if one is; once the
+    run is finishing, only the save of latest.npz is left, and it is waited for. The
+    handlers only count: the loop does the rest.
     """
 
     def __init__(self, eval_seconds: float = 5.0, clock=time.perf_counter):
         self.eval_seconds, self.clock = eval_seconds, clock
         self.count, self.signum, self.at = 0, None, None
-        self.saving, self._pending = False, None
+        self.saving, self.finishing, self._pending = False, False, None
         self._old = {}
 
     @property
@@ -264,7 +266,7 @@ class _StopFlag:
         self.count += 1
         if self.count == 1:
             self.signum, self.at = signum, self.clock()
-        elif self.count >= 3:
+        elif self.count >= 3 and not self.finishing:
             if self.saving:                            # let the checkpoint be whole first
                 self._pending = signum
             else:
@@ -282,7 +284,7 @@ class _StopFlag:
             yield
         finally:
             self.saving = False
-            if self._pending is not None:
+            if self._pending is not None and not self.finishing:
                 self._die(self._pending)
 
     def evaluation_cut(self) -> str | None:
@@ -958,6 +960,7 @@ class Trainer:
         limited: --stop-eval-seconds from the signal, or a second signal.
         """
         stop = self.stop
+        stop.finishing = True                          # a third signal now waits for the save
         if stop.set and stopped_by != "nan":
             self.log(f"{_describe_signal(stop.name)}: stopping after step {self.step}; a final "
                      f"evaluation (at most {stop.eval_seconds:g} s, --stop-eval-seconds; "

@@ -162,7 +162,7 @@ def test_stop_eval_seconds_is_checked_and_may_change_on_resume(corpus, tmp_path)
     assert res.step == 3
 
 
-def test_a_third_signal_ends_the_process_but_not_inside_a_save(monkeypatch):
+def test_a_third_signal_ends_the_process_but_not_inside_a_save_or_the_finish(monkeypatch):
     from charlstm.train import _StopFlag
     died = []
     flag = _StopFlag(eval_seconds=5, clock=itertools.count().__next__)
@@ -176,4 +176,9 @@ def test_a_third_signal_ends_the_process_but_not_inside_a_save(monkeypatch):
         assert died == []                              # the checkpoint is finished first
     assert died == [signal.SIGINT]
     flag._handle(signal.SIGTERM, None)
+    assert died == [signal.SIGINT, signal.SIGTERM]
+    flag.finishing = True                              # only the save is left: it is waited for
+    flag._handle(signal.SIGTERM, None)
+    with flag.saving_checkpoint():
+        flag._handle(signal.SIGTERM, None)
     assert died == [signal.SIGINT, signal.SIGTERM]
