@@ -31,15 +31,20 @@ class Cell(str, Enum):
     rnn = "rnn"
 
 
-@app.callback()
-def _root(
-    version: bool = typer.Option(False, "--version", help="Print the version and exit."),
-):
-    """charlstm: train, sample, evaluate and inspect character-level LSTMs."""
-    if version:
+def _print_version(value: bool):
+    if value:
         from . import __version__
         typer.echo(f"charlstm {__version__}")
         raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    # eager: it runs while the options are read, before a missing command is an error
+    version: bool = typer.Option(False, "--version", callback=_print_version, is_eager=True,
+                                 help="Print the version and exit."),
+):
+    """charlstm: train, sample, evaluate and inspect character-level LSTMs."""
 
 
 def fail(message: str, code: int = 2):
@@ -174,11 +179,11 @@ def train(
     optimizer: Optional[str] = _opt("optimizer", "adam, adagrad, rmsprop or sgd (with momentum)."),
     lr: Optional[float] = _opt("lr", "Learning rate."),
     momentum: Optional[float] = _opt("momentum", "Momentum for sgd."),
-    lr_schedule: Optional[str] = _opt("lr_schedule", "constant, step (x --lr-decay every --lr-decay-every epochs) or cosine."),
+    lr_schedule: Optional[str] = _opt("lr_schedule", "constant, step (x --lr-decay every --lr-decay-every epochs), linear or cosine (both down to --min-lr at the end of the budget)."),
     lr_decay: Optional[float] = _opt("lr_decay", "Factor for the step schedule."),
     lr_decay_every: Optional[int] = _opt("lr_decay_every", "Epochs between step decays."),
     warmup_steps: Optional[int] = _opt("warmup_steps", "Linear learning-rate warm-up steps."),
-    min_lr: Optional[float] = _opt("min_lr", "Final learning rate of the cosine schedule."),
+    min_lr: Optional[float] = _opt("min_lr", "Final learning rate of the linear and cosine schedules."),
     weight_decay: Optional[float] = _opt("weight_decay", "Decoupled weight decay on the weight matrices (AdamW style; 0: off)."),
     grad_clip: Optional[float] = _opt("grad_clip", "Clip threshold (0 disables)."),
     clip_mode: Optional[str] = _opt("clip_mode", "norm (global norm) or value (element-wise)."),
@@ -194,6 +199,7 @@ def train(
     sample_chars: Optional[int] = _opt("sample_chars", "Characters sampled into samples.txt at each evaluation (0: none)."),
     quiet: bool = typer.Option(False, help="Log lines only, no progress bar."),
     threads: Optional[int] = typer.Option(None, help="Threads a batch is split over (each a share of the sequences); 0: one per core, at most 2, for --hidden-size up to 256 (measured faster there), else 1. A run resumes bit for bit at the thread count it ran with. \\[default: 0]", show_default=False),
+    stop_eval_seconds: Optional[float] = _opt("stop_eval_seconds", "After Ctrl-C, SIGTERM or SIGHUP: seconds the final evaluation may take before latest.npz is saved (0: none); a second signal skips it."),
 ):
     """Train a character-level model on CORPUS; writes runs/NAME/ (checkpoints, metrics, plot)."""
     from .train import train as run_training
@@ -209,7 +215,7 @@ def train(
              "clip_mode": clip_mode, "seed": seed, "dtype": dtype, "epochs": epochs,
              "max_steps": max_steps, "minutes": minutes, "eval_every": eval_every, "eval_chars": eval_chars,
              "checkpoint_every": checkpoint_every, "sample_chars": sample_chars,
-             "threads": threads}
+             "threads": threads, "stop_eval_seconds": stop_eval_seconds}
     explicit = {k for k, v in given.items() if v is not None}
     if quiet:
         explicit.add("quiet")
@@ -221,9 +227,15 @@ def train(
     result = run_training(corpus, cfg, run_dir=run_dir, resume=resume, overwrite=overwrite,
                           explicit=explicit, command="charlstm " + " ".join(sys.argv[1:]))
     if result.stopped_by == "interrupt":
-        typer.echo(f"interrupted; latest.npz saved. Resume with: charlstm train --resume "
-                   f"{result.run_dir}", err=True)
-        raise typer.Exit(130)
+        import signal
+        name = result.signal or "SIGINT"
+        try:                                           # after SIGHUP the terminal may be gone
+            typer.echo(f"{'interrupted' if name == 'SIGINT' else 'stopped by ' + name}; "
+                       f"latest.npz saved. Resume with: charlstm train --resume "
+                       f"{result.run_dir}", err=True)
+        except OSError:
+            pass
+        raise typer.Exit(128 + signal.Signals[name].value)   # 130, 143, 129: as the shell says
 
 
 # --------------------------------------------------------------------------- using a model
@@ -244,20 +256,21 @@ def sample_cmd(
     greedy: bool = typer.Option(False, help="Always take the most likely character."),
     prime: str = typer.Option("", help="Text the model reads first; the output starts with it."),
     seed: Optional[int] = typer.Option(None, help="Random seed: the same seed gives the same text."),
-    num_samples: int = typer.Option(1, min=1, help="How many samples to print."),
+    num_samples: int = typer.Option(1, min=1, help="How many samples to print, each after a line '--- sample K of N'."),
     allow_unknown: bool = typer.Option(False, help="Let the model emit its unknown symbol (U+FFFD), for a vocabulary with rare characters folded."),
 ):
     """Generate text from a checkpoint, streamed to stdout as it is produced."""
     import numpy as np
 
-    from .sample import check_options, iter_sample
+    from .sample import check_options, check_prime, iter_sample
 
     check_options(length, temperature, top_k, top_p)
     _, model, vocab = _load_model(checkpoint)
+    check_prime(vocab, prime)                          # before any output
     rng = np.random.default_rng(seed)
     for n in range(num_samples):
-        if n:
-            sys.stdout.write("\n\n")
+        if num_samples > 1:                            # samples have blank lines of their own
+            sys.stdout.write(f"{chr(10) if n else ''}--- sample {n + 1} of {num_samples}\n")
         sys.stdout.write(prime)
         for ch in iter_sample(model, vocab, length, prime, temperature=temperature,
                               top_k=top_k, top_p=top_p, greedy=greedy, rng=rng,
@@ -270,24 +283,26 @@ def sample_cmd(
 @app.command(name="eval", no_args_is_help=True)
 def eval_cmd(
     checkpoint: Path = typer.Argument(..., help="A .npz checkpoint."),
-    text: Path = typer.Argument(..., help="A text file to score."),
-    strict: bool = typer.Option(False, help="Refuse text with characters outside the vocabulary."),
-    encoding: str = typer.Option("utf-8", help="Text encoding of the file."),
+    text: str = typer.Argument(..., help="What to score, as train reads it: a text file, a folder of .txt files, or python-docs."),
+    strict: bool = typer.Option(False, help="Refuse text with characters outside the vocabulary (folded into the unknown symbol or not)."),
+    encoding: Optional[str] = typer.Option(None, help="Text encoding of the files \\[default: the one the model was trained with]."),
 ):
-    """Loss of a checkpoint on a text file: nats/char, bits/char, perplexity."""
+    """Loss of a checkpoint on a text: nats/char, bits/char, perplexity."""
     from .data import Vocab, load_corpus
     from .evaluate import score_text
 
-    if not text.is_file():
-        fail(f"text file {text} not found")
     ck, model, vocab = _load_model(checkpoint)
-    r = score_text(model, vocab, load_corpus(text, encoding).text, strict=strict)
-    typer.echo(f"text: {text} ({r['chars']:,} predictions scored, state carried)")
+    encoding = encoding or ck.meta.get("train", {}).get("encoding", "utf-8")
+    corpus = load_corpus(text, encoding)
+    r = score_text(model, vocab, corpus.text, strict=strict)
+    typer.echo(f"text: {corpus.source} ({r['chars']:,} predictions scored, state carried)")
     if r["unknown"]:
-        n = sum(r["unknown"].values())
+        n, kinds = sum(r["unknown"].values()), len(r["unknown"])
         how = "excluded" if vocab.unknown_char is None else "scored as the unknown symbol"
-        typer.echo(f"{how} {n} characters outside the vocabulary: "
-                   f"{Vocab.describe(r['unknown'])}")
+        listed = ", ".join(Vocab.describe([c]) + (f" x{k}" if k > 1 else "")
+                           for c, k in r["unknown"].items())
+        typer.echo(f"{how} {n} characters outside the vocabulary"
+                   + (f" ({kinds} distinct)" if kinds != n else "") + f": {listed}")
     typer.echo(f"loss: {r['loss']:.4f} nats/char")
     typer.echo(f"bits/char: {r['bits_per_char']:.4f}")
     typer.echo(f"perplexity: {r['perplexity']:.3f}")
@@ -427,7 +442,7 @@ def visualize(
     text: Optional[str] = typer.Option(None, help="A text file, or the text itself \\[default: the start of the run's validation split]."),
     length: int = typer.Option(1500, min=1, help="Characters to show."),
     layer: int = typer.Option(-1, help="Layer to look at (-1: the top one)."),
-    kind: str = typer.Option("cell", help="cell (tanh of the cell state) or hidden (h)."),
+    kind: Optional[str] = typer.Option(None, help="cell (tanh of the cell state) or hidden (h) \\[default: cell for an LSTM, hidden for a GRU or RNN]."),
     score: str = typer.Option("correlation", help="Rank cells by correlation with text features, or variance."),
     cells: int = typer.Option(6, min=1, help="How many cells to show."),
     output: Path = typer.Option(Path("cells.html"), "-o", "--output", help="HTML page to write."),
@@ -451,6 +466,9 @@ def visualize(
         body = body[len(body) - n_val:]
     elif Path(text).is_file():
         body = load_corpus(text).text
+    elif _looks_like_a_path(text):
+        fail(f"--text {text}: no such file (a value without spaces that looks like a path "
+             "is read as one); check the path, or pass the text itself")
     else:
         body = text
     body = body[:length]
@@ -465,6 +483,14 @@ def visualize(
     for j, s, why in ranked:
         typer.echo(f"cell {j}: {why}")
     typer.echo(f"wrote {output} and {png}")
+
+
+def _looks_like_a_path(text: str) -> bool:
+    """A --text value meant as a file: no whitespace, and a folder or a file suffix."""
+    if not text or any(c.isspace() for c in text):
+        return False
+    return "/" in text or "\\" in text or Path(text).suffix.lower() in (
+        ".txt", ".md", ".py", ".rst", ".csv", ".json", ".html", ".xml", ".tex", ".text")
 
 
 def main(argv: Optional[List[str]] = None):

@@ -53,10 +53,25 @@ def _python_docs():
     return "\n\n".join(topics.topics[k] for k in sorted(topics.topics))
 
 
+def _binary_error(path: Path, head: bytes) -> CharlstmError:
+    """A file with NUL bytes, read as UTF-8: UTF-16 or UTF-32 text, or not text at all."""
+    for bom, enc in ((b"\xff\xfe\x00\x00", "utf-32"), (b"\x00\x00\xfe\xff", "utf-32"),
+                     (b"\xff\xfe", "utf-16"), (b"\xfe\xff", "utf-16")):
+        if head.startswith(bom):
+            return CharlstmError(f"{path} is {enc.upper()} text (it starts with a byte-order "
+                                 f"mark); pass --encoding {enc}")
+    even, odd = head[0:2048:2], head[1:2048:2]
+    if len(head) >= 4 and (even.count(0) > 0.9 * len(even)) != (odd.count(0) > 0.9 * len(odd)):
+        le = odd.count(0) > 0.9 * len(odd)             # 'h\0e\0': little-endian
+        return CharlstmError(f"{path} looks like UTF-16 text without a byte-order mark (every "
+                             f"other byte is NUL); pass --encoding utf-16-{'le' if le else 'be'}")
+    return CharlstmError(f"{path} looks like a binary file (it contains NUL bytes); "
+                         "pass a text file")
+
+
 def _decode(raw: bytes, path: Path, encoding: str) -> str:
     if b"\x00" in raw[:8192] and encoding.lower().replace("-", "") in ("utf8", "ascii"):
-        raise CharlstmError(f"{path} looks like a binary file (it contains NUL bytes); "
-                            "pass a text file")
+        raise _binary_error(path, raw[:8192])
     try:
         return raw.decode(encoding)
     except LookupError:
@@ -84,8 +99,12 @@ def _resolve(corpus: str | Path):
     if path.is_file():
         return path.stem or path.name, str(path), [path]
     names = ", ".join(BUILTIN)
-    raise CharlstmError(f"corpus {spec} not found: pass a text file, a directory of "
-                        f".txt files, or a built-in corpus ({names})")
+    from .download import CORPORA                      # the corpora `charlstm download` fetches
+    fetch = [n for n, c in CORPORA.items() if path.name in (c["file"], n)]
+    dest = "" if path.parent == Path("data") else f" --dest {path.parent}"
+    hint = f"; fetch it with: charlstm download {fetch[0]}{dest}" if fetch else ""
+    raise CharlstmError(f"corpus {spec} not found{hint}; or pass a text file, a directory "
+                        f"of .txt files, or a built-in corpus ({names}: no download needed)")
 
 
 def _read(path: Path) -> bytes:
@@ -284,8 +303,7 @@ def _stream(files, encoding, what, total_bytes, show):
                     raw = fh.read(_READ)
                     if offset == 0 and b"\x00" in raw[:8192] and \
                             encoding.lower().replace("-", "") in ("utf8", "ascii"):
-                        raise CharlstmError(f"{path} looks like a binary file (it contains "
-                                            "NUL bytes); pass a text file")
+                        raise _binary_error(path, raw[:8192])
                     pending = len(dec.getstate()[0])
                     try:
                         text = dec.decode(raw, final=not raw)

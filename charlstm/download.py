@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
+import socket
 import tempfile
 import urllib.error
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
@@ -39,12 +42,14 @@ def download(name: str, dest="data", url: str | None = None, timeout: float = 60
             return target
         raise CharlstmError(f"{target} exists but its checksum is wrong; delete it or pass "
                             "--force to download it again")
+    made = [d for d in [dest, *dest.parents] if not d.exists()]   # removed again on failure
     try:
         dest.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise CharlstmError(f"cannot create {dest}: {e.strerror}")
     url = url or spec["url"]
     fd, tmp = tempfile.mkstemp(prefix=f".{spec['file']}.", suffix=".part", dir=dest)
+    ok = False
     try:
         h = hashlib.sha256()
         with os.fdopen(fd, "wb") as f:
@@ -57,14 +62,30 @@ def download(name: str, dest="data", url: str | None = None, timeout: float = 60
                 raise CharlstmError(f"download of {name} failed: {url} answered HTTP {e.code}")
             except (urllib.error.URLError, OSError, ValueError) as e:
                 reason = getattr(e, "reason", e)
+                if isinstance(reason, socket.gaierror) or isinstance(reason, OSError) and \
+                        reason.errno in (errno.ENETUNREACH, errno.EHOSTUNREACH):
+                    host = urllib.parse.urlsplit(url).hostname
+                    raise CharlstmError(
+                        f"download of {name} failed: cannot reach {host} (no network? "
+                        f"{getattr(reason, 'strerror', None) or reason}); on a machine that is "
+                        f"online, fetch {url} and copy it to {target} (its sha256 is checked "
+                        "on the next run of this command), pass --url with a mirror, or train "
+                        "on the built-in corpus python-docs, which needs no download")
                 raise CharlstmError(f"download of {name} from {url} failed: {reason}")
         if h.hexdigest() != spec["sha256"]:
             raise CharlstmError(f"download of {name} from {url} has the wrong sha256 "
                                 f"({h.hexdigest()[:16]}..., expected {spec['sha256'][:16]}...); "
                                 "nothing was saved")
         os.replace(tmp, target)
+        ok = True
     finally:
         Path(tmp).unlink(missing_ok=True)
+        if not ok:                                     # leave no empty folder behind
+            for d in made:
+                try:
+                    d.rmdir()
+                except OSError:
+                    break
     return target
 
 

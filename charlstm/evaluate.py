@@ -10,7 +10,7 @@ from .checkpoint import Checkpoint
 from .data import Batches, Vocab
 from .errors import CharlstmError
 from .model import CharLSTM
-from .train import evaluate as mean_loss
+from .train import DEFAULT_MINUTES, evaluate as mean_loss
 
 
 def score_text(model: CharLSTM, vocab: Vocab, text: str, strict: bool = False,
@@ -18,15 +18,17 @@ def score_text(model: CharLSTM, vocab: Vocab, text: str, strict: bool = False,
     """Loss of ``model`` on ``text``, reading it as one stream with the state carried.
 
     Characters outside the vocabulary are scored as the unknown symbol when the
-    vocabulary has one (rare characters folded); otherwise they are dropped and counted,
-    or refused with strict.
+    vocabulary has one (rare characters folded); otherwise they are dropped and counted.
+    strict refuses them either way.
     Returns {"loss" (nats/char), "bits_per_char", "perplexity", "chars" (scored),
     "unknown" ({char: count})}.
     """
     unknown = vocab.unknown(text)
-    if unknown and strict and vocab.unknown_char is None:
+    if unknown and strict:
+        how = ("score them as the unknown symbol" if vocab.unknown_char is not None
+               else "skip them")
         raise CharlstmError("text has characters outside the model's vocabulary: "
-                            + Vocab.describe(unknown))
+                            + Vocab.describe(unknown) + f"; without --strict eval would {how}")
     ids = vocab.encode(text, strict=False)
     if len(ids) < 2:
         raise CharlstmError(f"text has {len(ids)} characters in the model's vocabulary; "
@@ -65,12 +67,25 @@ def describe(ck: Checkpoint, path="") -> str:
         lines.append(f"trained: step {meta['step']}{ep}, "
                      f"{meta.get('elapsed_s', 0) / 60:.1f} min")
     if best is not None:
-        lines.append(f"best validation loss: {best:.4f} nats/char = "
-                     f"{best / math.log(2):.4f} bits/char")
+        sliced = meta.get("eval_slice_chars")
+        lines.append(f"best validation loss: {best:.4f} nats/char = {best / math.log(2):.4f} "
+                     f"bits/char" + (f" (on the first {sliced:,} chars of the split, which "
+                                     "every evaluation scores)" if sliced else ""))
+    if "step" in meta:
+        full = meta.get("full_val_loss")
+        lines.append(f"whole validation split: {full:.4f} nats/char = {full / math.log(2):.4f} "
+                     "bits/char, at this step" if full is not None else
+                     "whole validation split: not scored at this step (a run scores it when it "
+                     "ends; charlstm eval scores any text)")
     if train:
-        lines.append(f"training: {train.get('optimizer')} lr {train.get('lr')}, batch "
-                     f"{train.get('batch_size')} x seq {train.get('seq_len')}, grad clip "
-                     f"{train.get('grad_clip')} ({train.get('clip_mode')}), seed {train.get('seed')}")
+        lines.append(f"training: {train.get('optimizer')} lr {train.get('lr')}, weight decay "
+                     f"{train.get('weight_decay', 0)}, batch {train.get('batch_size')} x seq "
+                     f"{train.get('seq_len')}, grad clip {train.get('grad_clip')} "
+                     f"({train.get('clip_mode')}), seed {train.get('seed')}")
+        lines.append(f"schedule: {_schedule(train, meta)}")
+        threads = meta.get("threads")
+        lines.append(f"threads: {threads}" if threads is not None else
+                     f"threads: {train.get('threads', 0) or 'auto'} (asked for)")
     if meta.get("corpus"):
         lines.append(f"corpus: {meta.get('corpus_source', meta['corpus'])} "
                      f"({meta.get('corpus_chars', '?'):,} chars)")
@@ -79,3 +94,25 @@ def describe(ck: Checkpoint, path="") -> str:
     if meta.get("resumed_with"):
         lines.append(f"last resumed with: {meta['resumed_with']}")
     return "\n".join(lines)
+
+
+def _schedule(train: dict, meta: dict) -> str:
+    """The learning-rate schedule a checkpoint trained with, in words."""
+    kind, warmup = train.get("lr_schedule", "constant"), train.get("warmup_steps", 0)
+    if kind == "step":
+        text = (f"step: x{train.get('lr_decay')} every {train.get('lr_decay_every')} "
+                "epoch(s)")
+    elif kind in ("linear", "cosine"):
+        total = meta.get("total_steps")
+        if "total_steps" not in meta:                  # saved before it was recorded
+            spe, epochs = meta.get("steps_per_epoch"), train.get("epochs")
+            limits = [n for n in (train.get("max_steps"),
+                                  max(1, round(epochs * spe)) if epochs and spe else None) if n]
+            total = min(limits) if limits else None
+        budget = (f"{total} steps" if total else
+                  f"{train.get('minutes') or DEFAULT_MINUTES:g} min per invocation")
+        text = (f"{kind} decay from {train.get('lr')} to {train.get('min_lr', 0)} over {budget}"
+                f", {100 * meta.get('lr_progress', 0):.0f}% done")
+    else:
+        text = kind
+    return text + (f", warm-up {warmup} steps" if warmup else "")

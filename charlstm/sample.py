@@ -12,16 +12,25 @@ from .model import CharLSTM
 
 
 def check_options(length=0, temperature=1.0, top_k=None, top_p=None):
-    """Refuse impossible sampling options with a user-facing message."""
+    """Refuse impossible sampling options with a message that names the argument both
+    ways: as the library's keyword and as the command line's flag."""
     if length < 0:
-        raise CharlstmError(f"--length must be 0 or more, got {length}")
+        raise CharlstmError(f"length (--length) must be 0 or more, got {length}")
     if not temperature > 0:
-        raise CharlstmError(f"--temperature must be greater than 0, got {temperature} "
-                            "(use --greedy for argmax sampling)")
+        raise CharlstmError(f"temperature (--temperature) must be greater than 0, got "
+                            f"{temperature} (for argmax sampling use greedy=True, --greedy)")
     if top_k is not None and top_k < 1:
-        raise CharlstmError(f"--top-k must be at least 1, got {top_k}")
+        raise CharlstmError(f"top_k (--top-k) must be at least 1, got {top_k}")
     if top_p is not None and not 0 < top_p <= 1:
-        raise CharlstmError(f"--top-p must be in (0, 1], got {top_p}")
+        raise CharlstmError(f"top_p (--top-p) must be in (0, 1], got {top_p}")
+
+
+def check_prime(vocab: Vocab, prime: str):
+    """Refuse a prime text the model cannot read (before anything is printed)."""
+    bad = vocab.unknown(prime) if prime else {}
+    if bad and vocab.unknown_char is None:
+        raise CharlstmError("prime text has characters outside the model's vocabulary: "
+                            + Vocab.describe(bad))
 
 
 def next_char_probs(logits, temperature=1.0, top_k=None, top_p=None):
@@ -56,11 +65,7 @@ def iter_sample(model: CharLSTM, vocab: Vocab, length: int, prime: str = "",
     """
     check_options(length, temperature, top_k, top_p)
     rng = rng if rng is not None else np.random.default_rng()
-    if prime:
-        bad = vocab.unknown(prime)
-        if bad and vocab.unknown_char is None:
-            raise CharlstmError("prime text has characters outside the model's vocabulary: "
-                                + Vocab.describe(bad))
+    check_prime(vocab, prime)
     if length == 0:
         return
     state = model.init_state(1)
@@ -89,6 +94,19 @@ def iter_sample(model: CharLSTM, vocab: Vocab, length: int, prime: str = "",
         ids = np.array([ch])
 
 
-def sample(model, vocab, length, prime="", **kw) -> str:
-    """The prime text followed by ``length`` generated characters, as one string."""
-    return prime + "".join(iter_sample(model, vocab, length, prime, **kw))
+def sample(model: CharLSTM, vocab: Vocab, length: int, prime: str = "", *,
+           seed: int | None = None, rng: np.random.Generator | None = None, **options) -> str:
+    """The prime text followed by ``length`` generated characters, as one string.
+
+        ck = charlstm.checkpoint.load("runs/demo/best.npz")
+        text = sample(ck.model(), ck.vocab, 300, prime="def ", seed=0, temperature=0.8)
+
+    seed: the same seed gives the same text (or pass ``rng``, a numpy Generator, which
+    then moves on). The other options are ``iter_sample``'s, as the ``charlstm sample``
+    flags: temperature (> 0, default 1), top_k, top_p (in (0, 1]), greedy (argmax),
+    allow_unknown (let a vocabulary with rare characters folded emit its U+FFFD).
+    """
+    if seed is not None and rng is not None:
+        raise CharlstmError("pass seed or rng, not both")
+    rng = rng if rng is not None else np.random.default_rng(seed)
+    return prime + "".join(iter_sample(model, vocab, length, prime, rng=rng, **options))

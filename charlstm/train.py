@@ -14,6 +14,8 @@ the Trainer's steps (``next_batch``, ``count``, ``evaluate``, ``save``, ``finish
 from __future__ import annotations
 
 import csv
+import errno
+import io
 import json
 import math
 import os
@@ -21,6 +23,8 @@ import signal
 import sys
 import threading
 import time
+import warnings
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, fields
 from datetime import datetime
 from pathlib import Path
@@ -39,6 +43,9 @@ from .sample import sample
 DEFAULT_MINUTES = 10.0
 METRICS = ["step", "epoch", "chars", "train_loss", "val_loss", "val_bpc", "lr", "grad_norm",
            "chars_per_s", "elapsed_s", "val_chars", "val_full", "eval_s"]
+# train_loss: the training batches' loss, smoothed over recent steps (an exponential
+# moving average with a time constant of eval_every / 4 steps, as min-char-rnn smooths
+# its loss; dropout on); grad_norm: the mean gradient norm since the previous row;
 # val_loss: on the fixed evaluation slice of val_chars characters (the start of the
 # validation split); val_full: on the whole split, in the last row of each invocation;
 # eval_s: seconds spent evaluating so far in this invocation.
@@ -85,6 +92,7 @@ class TrainConfig:
     sample_chars: int = 200
     quiet: bool = False
     threads: int = 0                                   # 0: auto (model.auto_threads)
+    stop_eval_seconds: float = 5.0                     # after a stop signal; 0: no final evaluation
 
     def model_config(self, vocab_size: int) -> ModelConfig:
         return ModelConfig(vocab_size=vocab_size, hidden_size=self.hidden_size,
@@ -121,6 +129,7 @@ class TrainConfig:
             (self.checkpoint_every >= 1, f"--checkpoint-every must be at least 1, got {self.checkpoint_every}"),
             (self.sample_chars >= 0, f"--sample-chars must be 0 or more, got {self.sample_chars}"),
             (self.threads >= 0, f"--threads must be 0 (auto) or more, got {self.threads}"),
+            (self.stop_eval_seconds >= 0, f"--stop-eval-seconds must be 0 or more, got {self.stop_eval_seconds}"),
         ]
         for ok, message in checks:
             if not ok:
@@ -130,7 +139,7 @@ class TrainConfig:
 
 # Fields that define the model, the data and the optimisation: a resumed run keeps them.
 MUTABLE = ["epochs", "max_steps", "minutes", "eval_every", "checkpoint_every",
-           "sample_chars", "quiet", "threads"]
+           "sample_chars", "quiet", "threads", "stop_eval_seconds"]
 FIXED = [f.name for f in fields(TrainConfig) if f.name not in MUTABLE]
 # Fields added after runs were saved without them, whose default is not what those runs did.
 BEFORE_FIELD = {"embed_dropout": None}                 # the embedding had --dropout
@@ -145,19 +154,34 @@ class TrainResult:
     last_val_loss: float
     stopped_by: str                                    # steps, epochs, time, interrupt, nan
     full_val_loss: float = math.nan                    # on the whole validation split, at the end
+    signal: str | None = None                          # SIGINT, SIGTERM or SIGHUP (an interrupt)
 
 
 class Diverged(CharlstmError):
     """The loss or the gradient became NaN or infinite."""
 
 
+class RunFolderError(CharlstmError):
+    """Writing the run folder failed (no space, read-only, removed, no permission)."""
+
+
+class EvaluationStopped(Exception):
+    """An evaluation given up between two batches (``evaluate(stop=...)``)."""
+
+
 # --------------------------------------------------------------------------- helpers
 
-def evaluate(model: CharLSTM, batches: Batches) -> float:
-    """Mean loss (nats/char) over every character of ``batches``, state carried."""
+def evaluate(model: CharLSTM, batches: Batches, stop=None) -> float:
+    """Mean loss (nats/char) over every character of ``batches``, state carried.
+
+    stop: a function called before each batch; when it returns a reason (a string), the
+    evaluation is given up: EvaluationStopped(reason).
+    """
     state = model.init_state(batches.N)
     total, count = 0.0, 0
     for k in range(len(batches)):
+        if stop is not None and (why := stop()):
+            raise EvaluationStopped(why)
         x, y = batches.get(k)
         loss, state = model.loss(x, y, state)
         total += loss * x.size
@@ -201,29 +225,108 @@ def _default_run_dir(corpus_name: str) -> Path:
     return Path("runs") / f"{corpus_name}-{stamp}"
 
 
-class _StopFlag:
-    """Ctrl-C sets a flag the loop checks between steps, so no update is cut in half.
+STOP_SIGNALS = ("SIGINT", "SIGTERM", "SIGHUP")      # Ctrl-C; kill, timeout, schedulers; a closed terminal
 
-    A second Ctrl-C raises KeyboardInterrupt at once (saves are atomic either way).
+
+class _StopFlag:
+    """Ctrl-C, SIGTERM and SIGHUP set a flag the loop checks between steps, so no update
+    is cut in half, and the run ends as at its limit: a final evaluation, latest.npz.
+
+    After the first signal the final evaluation may take ``eval_seconds`` (then it is
+    cut short, between two batches); a second signal skips what is left of it. A third,
+    while the run is still in a step (a long one: a big model), ends the process at once
+    as an uncaught signal does, after the checkpoint being written if one is; once the
+    run is finishing, only the save of latest.npz is left, and it is waited for. The
+    handlers only count: the loop does the rest.
     """
 
-    def __init__(self):
-        self.set = False
-        self._old = None
+    def __init__(self, eval_seconds: float = 5.0, clock=time.perf_counter):
+        self.eval_seconds, self.clock = eval_seconds, clock
+        self.count, self.signum, self.at = 0, None, None
+        self.saving, self.finishing, self._pending = False, False, None
+        self._old = {}
+
+    @property
+    def set(self) -> bool:
+        return self.count > 0
+
+    @property
+    def name(self) -> str | None:
+        return signal.Signals(self.signum).name if self.signum is not None else None
 
     def __enter__(self):
         if threading.current_thread() is threading.main_thread():
-            self._old = signal.signal(signal.SIGINT, self._handle)
+            for name in STOP_SIGNALS:
+                if hasattr(signal, name):              # SIGHUP is POSIX only
+                    sig = getattr(signal, name)
+                    self._old[sig] = signal.signal(sig, self._handle)
         return self
 
     def _handle(self, signum, frame):
-        if self.set:
-            raise KeyboardInterrupt
-        self.set = True
+        self.count += 1
+        if self.count == 1:
+            self.signum, self.at = signum, self.clock()
+        elif self.count >= 3 and not self.finishing:
+            if self.saving:                            # let the checkpoint be whole first
+                self._pending = signum
+            else:
+                self._die(signum)
+
+    def _die(self, signum):
+        self.__exit__()
+        signal.signal(signum, signal.SIG_DFL)
+        os.kill(os.getpid(), signum)
+
+    @contextmanager
+    def saving_checkpoint(self):
+        self.saving = True
+        try:
+            yield
+        finally:
+            self.saving = False
+            if self._pending is not None and not self.finishing:
+                self._die(self._pending)
+
+    def evaluation_cut(self) -> str | None:
+        """Why the final evaluation must stop now (None: go on)."""
+        if self.count >= 2:
+            return f"a second {self.name}"
+        if self.clock() - self.at >= self.eval_seconds:
+            return f"--stop-eval-seconds {self.eval_seconds:g} ran out"
+        return None
 
     def __exit__(self, *exc):
-        if self._old is not None:
-            signal.signal(signal.SIGINT, self._old)
+        for sig, old in self._old.items():
+            signal.signal(sig, old)
+        self._old = {}
+
+
+class _Stderr:
+    """Where the log lines and the progress bar go: stderr, except that once the terminal
+    is gone (a hang-up: every write fails with EIO) the lines are dropped, so the run
+    still finishes its step and saves."""
+
+    def write(self, text):
+        try:
+            return sys.stderr.write(text)
+        except OSError:
+            return len(text)
+
+    def flush(self):
+        try:
+            sys.stderr.flush()
+        except OSError:
+            pass
+
+    def __getattr__(self, name):                       # isatty, fileno, encoding: stderr's
+        return getattr(sys.stderr, name)
+
+
+_STDERR = _Stderr()
+
+
+def _describe_signal(name: str) -> str:
+    return {"SIGINT": "Ctrl-C (SIGINT)", "SIGHUP": "SIGHUP (the terminal closed)"}.get(name, name)
 
 
 # --------------------------------------------------------------------------- the pieces
@@ -274,6 +377,10 @@ class RunFolder:
     metrics.csv   a row per evaluation (METRICS), rewritten atomically
     latest.npz    the checkpoint to resume from; best.npz the lowest validation loss
     samples.txt   text sampled at each evaluation;  loss.png the curves
+
+    Every file is replaced whole (a temporary file renamed over it) or appended to (a
+    failed append is cut back), so a failed write leaves nothing half-written; the
+    failure becomes one RunFolderError line (``failure``).
     """
     FILES = ("config.json", "metrics.csv", "latest.npz", "best.npz", "loss.png", "samples.txt")
 
@@ -291,7 +398,8 @@ class RunFolder:
                                     "to continue it, --overwrite to replace it, or choose "
                                     "another --run-dir")
             for name in cls.FILES:                     # only the run's own files go
-                (path / name).unlink(missing_ok=True)
+                with cls(path)._writing(name):
+                    (path / name).unlink(missing_ok=True)
         return cls.reopen(path)
 
     @classmethod
@@ -302,9 +410,83 @@ class RunFolder:
             raise CharlstmError(f"cannot create run folder {path}: {e.strerror}")
         return cls(path)
 
+    # ---------------------------------------------------------------- writing, and failing
+
+    @contextmanager
+    def _writing(self, name, tmp: Path | None = None):
+        """Any OSError while writing file ``name`` becomes one RunFolderError line;
+        ``tmp``, a temporary file, is removed."""
+        try:
+            yield
+        except OSError as e:
+            if tmp is not None:
+                try:
+                    tmp.unlink(missing_ok=True)
+                except OSError:
+                    pass
+            raise RunFolderError(self.failure(name, e)) from None
+
+    def _replace(self, name, data: bytes):
+        """Write file ``name`` whole: a temporary file beside it, renamed over it."""
+        tmp = self.path / f".{name}.tmp"
+        with self._writing(name, tmp):
+            tmp.write_bytes(data)
+            os.replace(tmp, self.path / name)
+
+    def _append(self, name, data: bytes):
+        """Append to file ``name``; an append that fails half-way is cut back."""
+        with self._writing(name):
+            fd = os.open(self.path / name, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
+            try:
+                size = os.lseek(fd, 0, os.SEEK_END)
+                try:
+                    view = memoryview(data)
+                    while view:
+                        view = view[os.write(fd, view):]
+                except OSError:
+                    os.ftruncate(fd, size)
+                    raise
+            finally:
+                os.close(fd)
+
+    def failure(self, name, e: OSError) -> str:
+        """The line a failed write ends the run with: what failed, whether the checkpoints
+        saved before are intact (each is loaded, which checks its CRCs and its shapes),
+        and how to go on, here or on another disk."""
+        path = self.path
+        what = f"cannot write {path / name}: {e.strerror or e}"
+        if not path.is_dir():
+            return (f"{what} (the run folder {path} was removed); no checkpoint of this run "
+                    "is left, so start it again")
+        kept, damaged = [], []
+        for ck_name in ("latest.npz", "best.npz"):
+            if (path / ck_name).exists():
+                try:
+                    kept.append(f"{ck_name} (step {ckpt.load(path / ck_name).meta['step']})")
+                except (CharlstmError, KeyError):
+                    damaged.append(ck_name)
+        state = ("no checkpoint had been saved yet" if not kept else
+                 f"the checkpoint{'s' if len(kept) > 1 else ''} saved before "
+                 f"{'are' if len(kept) > 1 else 'is'} intact (loaded and checked): "
+                 + " and ".join(kept))
+        if damaged:
+            state += f"; {' and '.join(damaged)} did not load"
+        fix = {errno.ENOSPC: "free some space", errno.EDQUOT: "free some space (the disk quota is full)",
+               errno.EROFS: "make the filesystem writable (it is read-only)", errno.EACCES: "fix the folder's permissions",
+               errno.EPERM: "fix the folder's permissions"}.get(e.errno, "fix that")
+        if any(k.startswith("latest.npz") for k in kept):
+            how = (f"{fix} and resume with: charlstm train --resume {path}; or resume on another "
+                   f"disk: cp -r {path} OTHER_DISK/ && charlstm train --resume "
+                   f"OTHER_DISK/{path.name}")
+        else:
+            how = f"{fix} and start the run again (or with another --run-dir)"
+        return f"{what}; {state}; {how}"
+
+    # ---------------------------------------------------------------- the files
+
     def write_config(self, config: dict):
-        (self.path / "config.json").write_text(
-            json.dumps(config, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        self._replace("config.json", (json.dumps(config, indent=2, ensure_ascii=False)
+                                      + "\n").encode("utf-8"))
 
     def read_metrics(self) -> list[dict]:
         if not self.metrics_file.exists():
@@ -312,13 +494,17 @@ class RunFolder:
         with open(self.metrics_file, newline="", encoding="utf-8") as f:
             return list(csv.DictReader(f))
 
-    def write_metrics(self, rows):
-        tmp = self.path / ".metrics.csv.tmp"
-        with open(tmp, "w", newline="", encoding="utf-8") as f:
-            w = csv.DictWriter(f, METRICS)
+    @staticmethod
+    def _csv(rows, header=False) -> bytes:
+        f = io.StringIO(newline="")
+        w = csv.DictWriter(f, METRICS)
+        if header:
             w.writeheader()
-            w.writerows(rows)
-        os.replace(tmp, self.metrics_file)
+        w.writerows(rows)
+        return f.getvalue().encode("utf-8")
+
+    def write_metrics(self, rows):
+        self._replace("metrics.csv", self._csv(rows, header=True))
 
     def start_metrics(self, through_step: int | None) -> list[dict]:
         """Start metrics.csv: empty for a new run (through_step None); a resumed run keeps
@@ -330,8 +516,7 @@ class RunFolder:
         return rows
 
     def append_metrics(self, row: dict):
-        with open(self.metrics_file, "a", newline="", encoding="utf-8") as f:
-            csv.DictWriter(f, METRICS).writerow(row)
+        self._append("metrics.csv", self._csv([row]))
 
     def amend_last_metrics(self, **values):
         rows = self.read_metrics()
@@ -339,7 +524,8 @@ class RunFolder:
         self.write_metrics(rows)
 
     def save_checkpoint(self, name, meta, model, opt, state):
-        ckpt.save(self.path / name, meta, model.params, opt.state_dict(), state)
+        with self._writing(name):                      # ckpt.save removes its temporary file
+            ckpt.save(self.path / name, meta, model.params, opt.state_dict(), state)
 
     def best_saved_loss(self) -> float:
         """best.npz's validation loss (it may be newer than latest.npz), or inf."""
@@ -349,14 +535,17 @@ class RunFolder:
         return saved if saved is not None else math.inf
 
     def append_sample(self, step, val, text):
-        with open(self.path / "samples.txt", "a", encoding="utf-8") as f:
-            f.write(f"--- step {step}, val loss {val:.4f} nats/char\n{text}\n\n")
+        self._append("samples.txt", f"--- step {step}, val loss {val:.4f} nats/char\n{text}\n\n"
+                     .encode("utf-8"))
 
     def replot(self):
-        try:
-            plot_runs([(self.path.name, read_metrics(self.metrics_file))], self.path / "loss.png")
-        except CharlstmError:
-            pass                                       # nothing to draw yet
+        tmp = self.path / ".loss.tmp.png"              # the suffix tells matplotlib the format
+        with self._writing("loss.png", tmp):
+            try:
+                plot_runs([(self.path.name, read_metrics(self.metrics_file))], tmp)
+            except CharlstmError:
+                return                                 # nothing to draw yet
+            os.replace(tmp, self.path / "loss.png")
 
 
 class Budget:
@@ -426,10 +615,20 @@ class Budget:
 
 
 class _Meter:
-    """Train loss and gradient norm averaged since the last metrics row, and the speed."""
+    """The train loss smoothed over recent steps, the gradient norm averaged since the
+    last metrics row, and the speed.
 
-    def __init__(self, clock, chars=0):
+    The smoothed loss is an exponential moving average with a time constant of ``tau``
+    steps, bias-corrected as Adam's moments are (so it starts from the first losses, not
+    from 0): a reading weighs its last tau steps about 63%, and the steps more than
+    4 tau before it, such as the untrained start at the first evaluation, under 2%.
+    ``smooth`` (the average and its weight) carries it over a resume.
+    """
+
+    def __init__(self, clock, chars=0, tau: float = 50.0, smooth=(0.0, 0.0)):
         self.clock = clock
+        self.beta = 1 - 1 / max(tau, 1.0)
+        self.ema, self.weight = smooth
         self.reset(chars)
 
     def reset(self, chars):
@@ -441,9 +640,15 @@ class _Meter:
         self.loss_sum += loss
         self.norm_sum += norm
         self.n += 1
+        self.ema = self.beta * self.ema + (1 - self.beta) * loss
+        self.weight = self.beta * self.weight + (1 - self.beta)
+
+    @property
+    def smoothed(self) -> float:
+        return self.ema / self.weight if self.weight else math.nan
 
     def fields(self, chars, now) -> dict:
-        return {"train_loss": f"{self.loss_sum / self.n:.6f}" if self.n else "",
+        return {"train_loss": f"{self.smoothed:.6f}" if self.weight else "",
                 "grad_norm": f"{self.norm_sum / self.n:.4f}" if self.n else "",
                 "chars_per_s": f"{(chars - self.chars_mark) / max(now - self.t_mark, 1e-9):.1f}"}
 
@@ -463,6 +668,16 @@ def _resumed_config(cfg: TrainConfig, ck, explicit: set) -> TrainConfig:
     return TrainConfig(**{f: saved[f] for f in FIXED},
                        **{f: getattr(cfg, f) if f in explicit else saved.get(f)
                           for f in MUTABLE}).validate()
+
+
+def _previous_horizon(ck) -> int | None:
+    """The step total a checkpoint's run spread its decay over (None: a time budget)."""
+    if "total_steps" in ck.meta:
+        return ck.meta["total_steps"]
+    t, spe = ck.meta.get("train", {}), ck.meta.get("steps_per_epoch")
+    limits = [t.get("max_steps"), max(1, round(t["epochs"] * spe)) if t.get("epochs") and spe else None]
+    limits = [n for n in limits if n is not None]
+    return min(limits) if limits else None
 
 
 def _nats(loss: float) -> str:
@@ -534,7 +749,7 @@ class Trainer:
     def __init__(self, cfg: TrainConfig, data: TrainData, folder: RunFolder, meta: dict,
                  ck=None, log=None, clock=time.perf_counter):
         self.cfg, self.data, self.folder, self.meta, self.clock = cfg, data, folder, meta, clock
-        self.log = log or (lambda s: tqdm.write(s, file=sys.stderr))
+        self.log = log or (lambda s: tqdm.write(s, file=_STDERR))
         dtype = np.dtype(cfg.dtype)
         params = {k: v.astype(dtype) for k, v in ck.params.items()} if ck is not None else None
         self.model = CharLSTM(cfg.model_config(len(data.vocab)), seed=cfg.seed, dtype=dtype,
@@ -553,6 +768,8 @@ class Trainer:
             self.best = min(best if best is not None else math.inf, folder.best_saved_loss())
             self.elapsed0 = ck.meta.get("elapsed_s", 0.0)
             self.state = ck.state
+        self.smooth0 = tuple(ck.meta.get("train_loss_ema", (0.0, 0.0))) if ck is not None else (0.0, 0.0)
+        self.previous_horizon = _previous_horizon(ck) if ck is not None else None
         self.budget = Budget(cfg, data.steps_per_epoch, clock,
                              ck.meta.get("lr_progress", 0.0) if ck is not None else 0.0)
         folder.write_config({k: v for k, v in meta.items() if not k.startswith("vocab")}
@@ -563,41 +780,52 @@ class Trainer:
         self.full_val = math.nan
         self.eval_s = 0.0                              # seconds spent evaluating
         self.lr = self.learning_rate()
+        self.stop = _StopFlag(cfg.stop_eval_seconds, clock)
+        split = self.model._batch_split(data.train.N)  # None: the batch runs in one thread
+        self.threads_used = split.parts if split is not None else 1
 
     # ---------------------------------------------------------------- the loop
 
     def run(self) -> TrainResult:
         cfg, model, opt, budget = self.cfg, self.model, self.opt, self.budget
-        self.log_header()
-        bar = tqdm(total=budget.total_steps, initial=self.step, disable=cfg.quiet, unit="step",
-                   dynamic_ncols=True, file=sys.stderr, leave=True)
-        budget.start()
-        self.meter = _Meter(self.clock, self.chars())
-        self.step0, diverged = self.step, None
-        with _StopFlag() as interrupted:
-            while (stopped_by := budget.stop_reason(self.step, interrupted.set)) is None:
-                x, y = self.next_batch()
-                self.lr = self.learning_rate()
-                loss, grads, new_state = model.loss_and_grads(x, y, self.state)
-                norm = clip_grads(grads, cfg.grad_clip, cfg.clip_mode)
-                if not (math.isfinite(loss) and math.isfinite(norm)):
-                    stopped_by, diverged = "nan", self.divergence(loss, norm)
-                    break
-                opt.step(model.params, grads, self.lr)
-                decay_weights(model.params, self.lr, cfg.weight_decay)
-                self.count(loss, norm, new_state)
-                bar.update(1)
-                if self.step % cfg.eval_every == 0:
-                    self.evaluate()
-                if self.step % cfg.checkpoint_every == 0:
-                    self.save("latest.npz")
-                self.show_progress(bar, loss)
-            bar.close()
-            self.finish(stopped_by)
+        # A diverging step warns of overflows before its NaN is caught: the NaN check says it.
+        with self.stop as interrupted, warnings.catch_warnings():
+            warnings.filterwarnings("ignore", r"(overflow|invalid value|divide by zero)",
+                                    RuntimeWarning)
+            self.log_header()
+            bar = tqdm(total=budget.total_steps, initial=self.step, disable=cfg.quiet,
+                       unit="step", dynamic_ncols=True, file=_STDERR, leave=True)
+            budget.start()
+            self.meter = _Meter(self.clock, self.chars(), tau=cfg.eval_every / 4,
+                                smooth=self.smooth0)
+            self.step0, diverged = self.step, None
+            try:
+                while (stopped_by := budget.stop_reason(self.step, interrupted.set)) is None:
+                    x, y = self.next_batch()
+                    self.lr = self.learning_rate()
+                    loss, grads, new_state = model.loss_and_grads(x, y, self.state)
+                    norm = clip_grads(grads, cfg.grad_clip, cfg.clip_mode)
+                    if not (math.isfinite(loss) and math.isfinite(norm)):
+                        stopped_by, diverged = "nan", self.divergence(loss, norm)
+                        break
+                    opt.step(model.params, grads, self.lr)
+                    decay_weights(model.params, self.lr, cfg.weight_decay)
+                    self.count(loss, norm, new_state)
+                    bar.update(1)
+                    if self.step % cfg.eval_every == 0:
+                        self.evaluate(stop=self.evaluation_cut)
+                    if self.step % cfg.checkpoint_every == 0:
+                        self.save("latest.npz")
+                    self.show_progress(bar, loss)
+                bar.close()
+                self.finish(stopped_by)
+            except RunFolderError as e:
+                bar.close()
+                raise RunFolderError(f"at step {self.step}, {e}") from None
         if diverged:
             raise Diverged(diverged)
         return TrainResult(self.folder.path, self.step, self.epoch, self.best, self.last_val,
-                           stopped_by, self.full_val)
+                           stopped_by, self.full_val, interrupted.name)
 
     # ---------------------------------------------------------------- its steps
 
@@ -628,43 +856,72 @@ class Trainer:
         return self.step * self.data.train.N * self.data.train.T
 
     def divergence(self, loss, norm) -> str:
+        """The message of a NaN stop: the step that failed (step + 1, not applied), what
+        was kept, and what to change."""
         latest = self.folder.path / "latest.npz"
         if all(np.isfinite(p).all() for p in self.model.params.values()):
-            kept = f"the last finite weights are in {latest}"   # finish() saves them
+            kept = f"{latest} keeps the weights after step {self.step}"   # finish() saves them
         elif latest.exists():
             kept = f"the weights overflowed; {latest} keeps those of an earlier step"
         else:
             kept = "the weights overflowed before any checkpoint was saved"
-        return (f"the loss became {'NaN' if math.isnan(loss) else loss} at step "
-                f"{self.step + 1} (gradient norm {norm:.3g}); lower --lr (now {self.cfg.lr:g}) "
-                f"or --grad-clip; {kept}")
+        what = (f"the loss became {'NaN' if math.isnan(loss) else loss}" if not math.isfinite(loss)
+                else f"the gradient norm became {norm}")
+        fix = (f"lower --lr (now {self.cfg.lr:g}) or --grad-clip (now {self.cfg.grad_clip:g})"
+               if self.cfg.grad_clip > 0 else
+               f"lower --lr (now {self.cfg.lr:g}), or turn gradient clipping on (it is off: "
+               "--grad-clip 0); --grad-clip 5 is the default")
+        return (f"{what} in step {self.step + 1} (gradient norm {norm:.3g}), so that update "
+                f"was not applied; {kept}; {fix}")
 
     def save(self, name):
         meta = dict(self.meta, step=self.step, epoch=self.epoch, batch=self.batch,
                     best_val_loss=None if math.isinf(self.best) else self.best,
                     lr_progress=self.budget.progress(self.step),
                     rng=self.model.dropout_rng.bit_generator.state,
-                    elapsed_s=self.elapsed0 + self.budget.elapsed())
-        self.folder.save_checkpoint(name, meta, self.model, self.opt, self.state)
+                    elapsed_s=self.elapsed0 + self.budget.elapsed(),
+                    train_loss_ema=[self.meter.ema, self.meter.weight],
+                    full_val_loss=self.full_val if math.isfinite(self.full_val) else None,
+                    threads=self.threads_used, total_steps=self.budget.total_steps)
+        with self.stop.saving_checkpoint():
+            self.folder.save_checkpoint(name, meta, self.model, self.opt, self.state)
 
-    def evaluate(self, final=False):
+    def evaluate(self, final=False, stop=None):
         """Score the validation slice (and at the end the whole split), write a metrics row,
-        keep best.npz, sample some text and redraw the plot."""
+        keep best.npz, sample some text and redraw the plot.
+
+        stop: a function that says when to give up (``evaluation_cut``: after a stop
+        signal); what is left is skipped, and said so.
+        """
         data, folder = self.data, self.folder
         t_eval = self.clock()
-        if self.step == self.row_step:                 # already scored: the end of a run
-            val = self.last_val                        # that stopped on an evaluation step
-        else:
-            val = evaluate(self.model, data.val_slice)
+        cut = None
+        try:
+            if self.step == self.row_step:             # already scored: the end of a run
+                val = self.last_val                    # that stopped on an evaluation step
+            else:
+                val = evaluate(self.model, data.val_slice, stop)
+        except EvaluationStopped as e:                 # nothing scored at this step: no row
+            self.eval_s += self.clock() - t_eval
+            self.log(f"{'final evaluation' if final else 'evaluation'} skipped ({e}): no "
+                     f"validation loss at step {self.step}")
+            return
         if final:
-            self.full_val = (val if data.val_slice is data.val_full
-                             else evaluate(self.model, data.val_full))
+            try:
+                self.full_val = (val if data.val_slice is data.val_full
+                                 else evaluate(self.model, data.val_full, stop))
+            except EvaluationStopped as e:
+                cut = str(e)
+                self.log(f"final evaluation cut short ({cut}): the whole validation split "
+                         "was not scored")
         now = self.clock()
         self.eval_s += now - t_eval
         if self.step == self.row_step:                 # add the whole split to that row
-            folder.amend_last_metrics(val_full=f"{self.full_val:.6f}", eval_s=f"{self.eval_s:.4f}")
-            self.log_whole_split()
-            folder.replot()
+            if not cut:
+                folder.amend_last_metrics(val_full=f"{self.full_val:.6f}",
+                                          eval_s=f"{self.eval_s:.4f}")
+                self.log_whole_split()
+                folder.replot()
             return
         chars = self.chars()
         row = {"step": self.step, "epoch": f"{self.step / data.steps_per_epoch:.4f}",
@@ -672,16 +929,19 @@ class Trainer:
                "lr": f"{self.lr:.6g}", **self.meter.fields(chars, now),
                "elapsed_s": f"{self.elapsed0 + now - self.budget.t_start:.2f}",
                "val_chars": data.val_slice.chars_per_epoch,
-               "val_full": f"{self.full_val:.6f}" if final else "", "eval_s": f"{self.eval_s:.2f}"}
+               "val_full": f"{self.full_val:.6f}" if final and not cut else "",
+               "eval_s": f"{self.eval_s:.2f}"}
         folder.append_metrics(row)
         self.row_step, self.last_val = self.step, val
         self.log(f"step {self.step} (epoch {self.step / data.steps_per_epoch:.2f}): train "
                  f"{row['train_loss'] or '-'}, val {_nats(val)}, {row['chars_per_s']} chars/s")
-        if final:
+        if final and not cut:
             self.log_whole_split()
         if val < self.best:
             self.best = val
             self.save("best.npz")
+        if stop is not None and stop():               # out of time: no sample, no new plot
+            return
         if self.cfg.sample_chars:
             text = sample(self.model, data.vocab, self.cfg.sample_chars,
                           rng=np.random.default_rng([self.cfg.seed, self.step]), temperature=0.8)
@@ -689,20 +949,43 @@ class Trainer:
         folder.replot()
         self.meter.reset(chars)
 
+    def evaluation_cut(self) -> str | None:
+        """After a stop signal, why an evaluation must stop now (None: go on)."""
+        return self.stop.evaluation_cut() if self.stop.set else None
+
     def finish(self, stopped_by):
-        """Whatever stopped the run: a last evaluation (the whole split) and latest.npz."""
-        try:
-            if stopped_by != "nan":
-                self.evaluate(final=True)
-        except KeyboardInterrupt:
-            self.log("second Ctrl-C: skipping the final validation pass")
+        """Whatever stopped the run: a last evaluation (the whole split) and latest.npz.
+
+        After a signal (even one that came as a limit ended the run) the evaluation is
+        limited: --stop-eval-seconds from the signal, or a second signal.
+        """
+        stop = self.stop
+        stop.finishing = True                          # a third signal now waits for the save
+        if stop.set and stopped_by != "nan":
+            self.log(f"{_describe_signal(stop.name)}: stopping after step {self.step}; a final "
+                     f"evaluation (at most {stop.eval_seconds:g} s, --stop-eval-seconds; "
+                     f"{stop.name} again skips it), then latest.npz")
+        if stopped_by != "nan":
+            self.evaluate(final=True, stop=self.evaluation_cut)
         if stopped_by != "nan" or all(np.isfinite(p).all() for p in self.model.params.values()):
             self.save("latest.npz")
-        self.log(f"stopped by {stopped_by} at step {self.step} (epoch "
-                 f"{self.step / self.data.steps_per_epoch:.2f}); val loss {self.last_val:.4f} "
-                 f"nats/char = {self.last_val / math.log(2):.4f} bits/char; best "
-                 f"{self.best:.4f}; whole validation split {self.full_val:.4f}; "
-                 f"run folder {self.folder.path}")
+        if stopped_by == "nan":
+            return                                     # the Diverged message says the rest
+        what = {"interrupt": stop.name}.get(stopped_by, f"the {stopped_by} limit")
+        parts = [f"stopped by {what} at step {self.step} (epoch "
+                 f"{self.step / self.data.steps_per_epoch:.2f})"]
+        if math.isnan(self.last_val):
+            parts.append("no validation loss yet")
+        else:
+            at = "" if self.row_step == self.step else f" (at step {self.row_step})"
+            parts.append(f"val loss{at} {self.last_val:.4f} nats/char = "
+                         f"{self.last_val / math.log(2):.4f} bits/char")
+        if math.isfinite(self.best):
+            parts.append(f"best {self.best:.4f}")
+        if math.isfinite(self.full_val):
+            parts.append(f"whole validation split {self.full_val:.4f}")
+        parts.append(f"run folder {self.folder.path}")
+        self.log("; ".join(parts))
 
     # ---------------------------------------------------------------- what the user sees
 
@@ -719,20 +1002,38 @@ class Trainer:
                 f"chars; that takes about as long as training on a third as many. Lower "
                 f"--val-frac (now {cfg.val_frac:g}) to shorten it")
         if data.vocab.unknown_char is not None:
-            log(f"rare characters (seen fewer than {cfg.min_char_count} times, or beyond "
-                f"--max-vocab {cfg.max_vocab}) are folded into one unknown symbol, U+FFFD")
+            why = [f"seen fewer than {cfg.min_char_count} times" if cfg.min_char_count > 1 else "",
+                   f"beyond the {cfg.max_vocab - 1} most frequent (--max-vocab {cfg.max_vocab})"
+                   if cfg.max_vocab is not None else ""]
+            log(f"rare characters ({' or '.join(w for w in why if w)}) are folded into one "
+                "unknown symbol, U+FFFD")
         log(f"model: {cfg.num_layers}-layer {cfg.cell}, hidden {cfg.hidden_size}, embed "
-            f"{cfg.embed_size}, {self.model.num_params:,} parameters, {cfg.dtype}")
+            f"{cfg.embed_size}, {self.model.num_params:,} parameters, {cfg.dtype}, "
+            f"{self.threads_used} thread{'s' if self.threads_used > 1 else ''}"
+            + ("" if cfg.threads else " (auto)"))
         log(f"batches: N={data.train.N} x T={data.train.T}, {data.steps_per_epoch} steps per "
             f"epoch; {cfg.optimizer} lr {cfg.lr:g}; stop after {budget.describe()}; "
             f"run folder {self.folder.path}")
         if self.resumed:
             log(f"resuming at step {self.step} (epoch {self.epoch}, batch {self.batch})")
+            self.log_new_horizon()
         else:
             log(f"a fresh model's loss is ln V = {math.log(len(data.vocab)):.3f} nats/char")
         if budget.restarted:
             log(f"the learning rate had decayed to --min-lr {cfg.min_lr:g}: this run restarts "
                 f"the {cfg.lr_schedule} decay from --lr {cfg.lr:g} over {budget.minutes:g} min")
+
+    def log_new_horizon(self):
+        """A decaying rate under a step limit follows step / limit: a resume under another
+        limit moves the curve, and the rate jumps; say so."""
+        cfg, old, new = self.cfg, self.previous_horizon, self.budget.total_steps
+        if cfg.lr_schedule not in ("linear", "cosine") or old is None or new is None or old == new:
+            return
+        before = learning_rate(cfg.lr, self.step, schedule=cfg.lr_schedule, warmup=cfg.warmup_steps,
+                               total_steps=old, min_lr=cfg.min_lr)
+        self.log(f"note: the {cfg.lr_schedule} decay ran over {old} steps and now runs over "
+                 f"{new} (the new step limit): the learning rate goes from {before:.3g} to "
+                 f"{self.lr:.3g} at step {self.step}")
 
     def log_whole_split(self):
         if self.data.val_slice is not self.data.val_full:

@@ -23,13 +23,16 @@ SCORES = ("correlation", "variance")
 
 
 def activations(model: CharLSTM, vocab: Vocab, text: str, layer: int = -1,
-                kind: str = "cell") -> dict:
+                kind: str | None = None) -> dict:
     """Run ``model`` over ``text`` (one stream) and keep one layer's activations.
 
-    kind "cell": tanh(c_t) (LSTM only); "hidden": h_t (any cell). Returns {"values" (T, H) in
+    kind "cell": tanh(c_t) (LSTM only); "hidden": h_t (any cell); None: cell for an
+    LSTM, hidden for a GRU or a vanilla RNN, which have no cell state. Returns {"values" (T, H) in
     [-1, 1], "text" (the characters scored), "top5" (T, 5) ids and "top5_p" (T, 5)
     probabilities of the next character after each position, "layer", "kind"}.
     """
+    if kind is None:
+        kind = "cell" if model.cfg.cell == "lstm" else "hidden"
     if kind not in KINDS:
         raise CharlstmError(f"--kind must be one of {', '.join(KINDS)}, got {kind!r}")
     if kind == "cell" and model.cfg.cell != "lstm":

@@ -92,9 +92,9 @@ def test_resume_is_bit_for_bit_identical(corpus, tmp_path):
     assert set(rb) - set(ra) == {"17"} and set(ra) <= set(rb)   # b also evaluated where it stopped
     for step, r in ra.items():
         if step == "20":
-            # The row at 17 started a new train-loss window (steps 18-20 instead of 16-20).
-            for k in ("train_loss", "grad_norm"):
-                r.pop(k), rb[step].pop(k)
+            # The row at 17 started a new gradient-norm window (steps 18-20 instead of
+            # 16-20); the smoothed train loss is carried in the checkpoint, so it is equal.
+            r.pop("grad_norm"), rb[step].pop("grad_norm")
         assert r == rb[step], step
 
 

@@ -29,6 +29,7 @@ This runs the learner's code: it is meant for files you wrote or trust.
 
 from __future__ import annotations
 
+import difflib
 from pathlib import Path
 from types import ModuleType
 
@@ -70,6 +71,12 @@ def check(source=None, *, only=None, timeout=TIMEOUT, seed=0, **functions):
     if unknown:
         raise CharlstmError(f"unknown function {unknown[0]!r}: --only takes one of "
                             f"{', '.join(n for api in apis.APIS.values() for n in api.FUNCTIONS)}")
+    typos = [n for n in functions if n not in known]   # a typo must not pass as "not implemented"
+    if typos:
+        close = difflib.get_close_matches(typos[0], list(known), n=1)
+        raise CharlstmError(f"unknown function {typos[0]}=" + (f" (did you mean {close[0]}?)"
+                            if close else "") + "; check() takes "
+                            + ", ".join(n for api in apis.APIS.values() for n in api.FUNCTIONS))
     ns, loaded = loading.namespace(source, functions, timeout)
     api = apis.detect([*ns, *(loaded.broken if loaded else ())])
     asked = {api.ALIASES.get(n, n) for n in [*only, *functions]}
