@@ -141,7 +141,7 @@ def test_gradient_flow_training_samples_and_cells(executed):
     ck = checkpoint.load(run_dir / "best.npz")
     assert ck.meta["step"] >= 1 and ck.meta["corpus"] == "python-docs"
     assert checkpoint.load(run_dir / "latest.npz").meta["step"] >= ck.meta["step"]
-    assert "stopped by time" in text(cell(nb, "train"))
+    assert "stopped by the time limit" in text(cell(nb, "train"))
     samples = text(cell(nb, "samples"))
     parts = re.split(r"--- temperature [\d.]+ ---\n", samples)
     assert len(parts) == 3 and all(len(p.strip()) >= 100 for p in parts[1:])
