@@ -21,8 +21,9 @@ The parts, in the order a check runs through them (like a compiler's front ends)
     engine.py       runs a description against the references and finite differences
     report.py       what was found: text, HTML (Jupyter) and JSON (graders)
 
-A gradient check for code of no known API (``check_gradients``, generic.py) sits beside
-engine.py: it needs only report.py's measures, not an API description.
+A gradient check for code of no known API (``check_gradients``, the generic/ package:
+its measure, gates, localisation, diagnosis and report) sits beside engine.py: it needs
+no API description.
 
 This runs the learner's code: it is meant for files you wrote or trust.
 """
