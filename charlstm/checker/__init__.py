@@ -71,8 +71,8 @@ def check(source=None, *, only=None, timeout=TIMEOUT, seed=0, **functions):
     if unknown:
         raise CharlstmError(f"unknown function {unknown[0]!r}: --only takes one of "
                             f"{', '.join(n for api in apis.APIS.values() for n in api.FUNCTIONS)}")
-    ns, loaded = loading.namespace(source, functions, timeout)
-    api = apis.detect([*ns, *(loaded.broken if loaded else ())])
+    ns, loaded = loading.namespace(source, functions, timeout, apis.shipped())
+    api = apis.detect({**dict.fromkeys(loaded.broken if loaded else ()), **ns}) or apis.cs231n
     asked = {api.ALIASES.get(n, n) for n in [*only, *functions]}
     only = {api.ALIASES.get(n, n) for n in only}
     checker = engine.Checker(api, engine.functions(api, ns), timeout=timeout, seed=seed,

@@ -122,6 +122,8 @@ class Loaded:
     broken: dict = field(default_factory=dict)     # def name -> why it does not compile
     python2: python2.Rewritten | None = None
     ran: int = 0                                   # statements that ran
+    shipped: dict = field(default_factory=dict)    # module -> {name: helper} or None (see load)
+    supplied: list = field(default_factory=list)   # Skipped-like: a shipped module stood in for
 
     def notes(self):
         """One line each: Python 2, magics left out; the skipped statements follow."""
@@ -134,6 +136,7 @@ class Loaded:
             what = [w for w in what if w]
             words = ", ".join(what[:-1]) + " and " + what[-1] if len(what) > 1 else what[0]
             out.append(f"Python 2 code: charlstm check runs Python 3, so it read {words}.")
+        out += [f"{s.where}: {s.statement}: {s.reason}." for s in self.supplied]
         return out
 
     def to_dict(self):
@@ -143,11 +146,17 @@ class Loaded:
                 "rewritten": {"print": p2.prints, "except": p2.excepts, "xrange": p2.xrange}
                 if p2 and p2.python2 else {},
                 "skipped": [{"where": s.where, "statement": s.statement, "reason": s.reason}
-                            for s in self.skipped]}
+                            for s in self.skipped],
+                "supplied": [{"where": s.where, "statement": s.statement, "reason": s.reason}
+                             for s in self.supplied]}
 
 
-def load(path, timeout=TIMEOUT):
-    """Load a learner's .py file or .ipynb notebook; ``ImportFailed`` only if nothing loads."""
+def load(path, timeout=TIMEOUT, shipped=None):
+    """Load a learner's .py file or .ipynb notebook; ``ImportFailed`` only if nothing loads.
+
+    shipped: {module: {name: helper}, or None}: the files an assignment ships beside the
+    learner's (deeplearning.ai's rnn_utils); when one is imported and is not here, its
+    helpers are supplied (a module of None, the assignment's own tests, is skipped)."""
     path = Path(path)
     if not path.is_file():
         raise ImportFailed(f"{path}: no such file. Give the path of your .py file or notebook "
@@ -159,7 +168,7 @@ def load(path, timeout=TIMEOUT):
     name = f"_charlstm_learner_{abs(hash(str(path.resolve())))}"
     module = ModuleType(name)
     module.__file__ = str(path)
-    loaded = Loaded(module, path.name, notebook=path.suffix == ".ipynb")
+    loaded = Loaded(module, path.name, notebook=path.suffix == ".ipynb", shipped=dict(shipped or {}))
     if loaded.notebook:
         pieces = [(f"{path}#cell{k}", f"cell {k}, ", src, k) for k, src in _cells(path, data, loaded.skipped)]
     else:
@@ -184,17 +193,17 @@ def load(path, timeout=TIMEOUT):
     return loaded
 
 
-def load_file(path, timeout=TIMEOUT):
+def load_file(path, timeout=TIMEOUT, shipped=None):
     """The learner's file as a module (see ``load``)."""
-    return load(path, timeout).module
+    return load(path, timeout, shipped).module
 
 
-def namespace(source, functions, timeout=TIMEOUT):
+def namespace(source, functions, timeout=TIMEOUT, shipped=None):
     """({name: object}, Loaded or None) from a file path, a module, a namespace and/or
     keyword functions."""
     loaded = None
     if isinstance(source, (str, Path)):
-        loaded = load(source, timeout)
+        loaded = load(source, timeout, shipped)
         source = loaded.module
     ns = dict(vars(source)) if isinstance(source, ModuleType) else dict(source or {})
     ns.update(functions)
@@ -265,6 +274,12 @@ def _run_piece(loaded, filename, prefix, src, timeout, flags, cell=0):
         except KeyboardInterrupt:
             raise
         except BaseException as e:                  # the learner's own error, SystemExit too
+            here = f"{prefix}line {lineno}"
+            supplied = _supply(loaded, node, e)
+            if supplied:
+                (loaded.supplied if supplied[0] else loaded.skipped).append(
+                    Skipped(here, statement, supplied[1], (cell, lineno)))
+                continue
             msg = str(e).splitlines()[0] if str(e) else ""
             loaded.skipped.append(Skipped(f"{prefix}line {lineno}", statement,
                                           f"{type(e).__name__}{': ' + msg if msg else ''}", (cell, lineno)))
@@ -275,6 +290,32 @@ def _run_piece(loaded, filename, prefix, src, timeout, flags, cell=0):
                 first_line = min([d.lineno] + [x.lineno for x in d.decorator_list])
                 _DEFS[(filename, first_line)] = d
     return flags
+
+
+def _supply(loaded, node, e):
+    """(True, why) when a shipped module that is not here was imported and its helpers
+    were put in the learner's namespace; (False, why) for a shipped test module, skipped;
+    None for any other error."""
+    name = getattr(e, "name", None)
+    if not isinstance(e, ModuleNotFoundError) or name not in loaded.shipped or \
+            not isinstance(node, (ast.Import, ast.ImportFrom)):
+        return None
+    helpers = loaded.shipped[name]
+    if helpers is None:
+        return False, f"{name}.py, the assignment's own tests, is not here"
+    ns = loaded.module.__dict__
+    for alias in node.names:
+        if isinstance(node, ast.ImportFrom) and alias.name == "*":
+            ns.update(helpers)
+        elif isinstance(node, ast.ImportFrom) and alias.name in helpers:
+            ns[alias.asname or alias.name] = helpers[alias.name]
+        elif isinstance(node, ast.Import) and alias.name == name:
+            mod = ModuleType(name)
+            mod.__dict__.update(helpers)
+            ns[alias.asname or name] = mod
+    names = list(helpers)
+    listed = ", ".join(names[:-1]) + " and " + names[-1] if len(names) > 1 else names[0]
+    return True, f"{name}.py is not here, so charlstm supplied the assignment's {listed}"
 
 
 def _syntax(e, filename):
@@ -443,6 +484,19 @@ def stub(fn):
         return (f"the starter's placeholder body, which returns {', '.join(never)} without "
                 f"assigning {'it' if len(never) == 1 else 'them'} (a NameError when called)")
     return "the starter's placeholder body (it returns None)"
+
+
+def call_sites(fn, callee):
+    """'cell 16, line 31: gradients = lstm_cell_backward(da[:, :, t], ...)' for each line of a
+    learner's function that calls ``callee``."""
+    node, code = definition(fn), getattr(fn, "__code__", None)
+    if node is None or code is None:
+        return []
+    src = _SOURCES.get(code.co_filename, (None, ""))[0]
+    lines = src.splitlines() if src else linecache.getlines(code.co_filename)
+    found = sorted({n.lineno for n in ast.walk(node)
+                    if isinstance(n, ast.Call) and _name(n.func) == callee})
+    return [f"{place(code.co_filename, k)}: {lines[k - 1].strip()}" for k in found if k <= len(lines)]
 
 
 def _name(node):
