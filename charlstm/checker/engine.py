@@ -30,13 +30,14 @@ import numpy as np
 from ..gradcheck import numeric_gradient
 from . import catalogue as M
 from . import loading
-from .apis import params
+from .apis import arity, params
 from .catalogue import CATALOGUE
 from .families import CASES, Case
 from .loading import TIMEOUT, Timeout, time_limit, where
 from .report import ABSENT, FD_RIGHT, Finding, FunctionReport, Row, rel_error
 
 MATCH = 1e-6        # "to round-off" when comparing with a catalogue variant
+_MISSING = object()
 FD_EPS = 1e-5       # centred differences of the learner's forward
 
 
@@ -317,6 +318,75 @@ class Checker:
                 f"Every gradient matches the reference, but not finite differences of your own "
                 f"{fwd}: this backward is right, and your {fwd} computes something else.")))
 
+    # ---- a loss over module globals, through check_gradients
+    def check_loss(self, spec, rep):
+        """Put the spec's globals in the learner's module, compare every output with the
+        reference, and every gradient with finite differences of the learner's own loss
+        (``check_gradients``, which shortens the sequence to where it first breaks)."""
+        from .generic import GradientCheckError, check_gradients    # generic/ needs no API
+        fn, name = spec.function, spec.function.name
+        rep.convention = "the globals it reads supplied by charlstm"
+        self.check_signature(fn, arity(fn.signature), fn.signature)
+        values, seq, state = spec.setup(np.random.default_rng(self.seed))
+        module = getattr(self.fns[name], "__globals__", None)
+        if module is None:
+            raise LearnerError("error", f"{name} is not a Python function: its globals cannot be set")
+        saved = {k: module.get(k, _MISSING) for k in values}
+        module.update({k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in values.items()})
+
+        def run(*s):
+            return self.call(name, *s, *[v.copy() for v in state.values()])
+        try:
+            got = self.unpack(name, run(*seq), list(fn.outputs), has_cache=False)[0]
+            ref = spec.reference(values, *seq, **state)
+            rows = {}
+            _compare(rows, ref, got)
+            rep.rows = list(rows.values())
+            params = {w: module[w] for w in spec.weights}
+            grad_of = dict(spec.gradients)
+            try:
+                report = check_gradients(
+                    params, lambda *s: run(*s)[0],
+                    lambda *s: {grad_of[k]: v for k, v in zip(fn.outputs, run(*s)) if k in grad_of},
+                    sequence=seq, seed=self.seed)
+            except GradientCheckError as e:
+                raise LearnerError("error", str(e)) from None
+        finally:
+            for k, v in saved.items():
+                if v is _MISSING:
+                    module.pop(k, None)
+                else:
+                    module[k] = v
+        full = {p.name: p for p in report.lengths[-1].params} if report.lengths else \
+            {p.name: p for p in report.parameters}
+        for r in rep.rows:
+            p = full.get(grad_of.get(r.name))
+            if p is not None:
+                r.err_fd = p.max_rel_error if p.max_rel_error is not None else float("inf")
+        wrong_ref = [r.name for r in rep.rows if not r.ok]
+        rep.status = "pass" if report.ok and not wrong_ref else "fail"
+        given = ", ".join(f"{k} {v.shape}" if isinstance(v, np.ndarray) else f"{k} = {v}"
+                          for k, v in values.items())
+        rep.findings.append(Finding(None, [], (
+            f"charlstm put these globals in your module for the check (and put yours back "
+            f"after): {given}; inputs and targets of {len(seq[0])} ids.")))
+        if report.ok and wrong_ref:
+            rep.findings.append(Finding(None, wrong_ref, (
+                f"{', '.join(wrong_ref)} differ{'s' if len(wrong_ref) == 1 else ''} from the "
+                f"reference, yet every gradient agrees with finite differences of your own {name}: "
+                "the gradients are right for the loss you compute, and that loss is not the "
+                "one the handout's equations give. Look at the forward part.")))
+        if not report.ok:
+            lengths = ", ".join(f"{r.length} {'pass' if r.ok else 'FAIL'}" for r in report.lengths)
+            rep.findings.append(Finding("gradient_check", [p.name for p in report.parameters if not p.ok], (
+                f"Finite differences of your {name}, the sequence shortened to find where it breaks "
+                f"(lengths {lengths}):\n" + "\n".join(report.findings))))
+        wrong = {r.name for r in rep.rows if not r.ok or (r.err_fd is not None and r.err_fd >= FD_RIGHT)}
+        right = {r.name for r in rep.rows} - wrong
+        look = next((h.text for h in fn.hints if wrong and h.applies(wrong, right)), None)
+        if look:
+            rep.findings.append(Finding(None, sorted(wrong), f"Where to look: {look}."))
+
     # ---- what is wrong
     def diagnose(self, rep, pair, fn, conv, first):
         """Explain the wrong outputs with the fewest known mistakes and shape slips."""
@@ -576,6 +646,18 @@ def run(checker, only=()):
                 brep.status, brep.message = "not checked", _not_checked(pair)
         reports.append(brep)
     _blame_steps(checker, reports)
+    for spec in getattr(checker.api, "LOSSES", ()):
+        fn = spec.function
+        if only and fn.name not in only:
+            continue
+        rep = _new_report(checker, fn, broken)
+        if fn.name in checker.fns:
+            why = checker.stub(fn.name)
+            if why:
+                rep.message = why
+            else:
+                _guarded(checker, rep, checker.check_loss, spec, rep)
+        reports.append(rep)
     return reports
 
 

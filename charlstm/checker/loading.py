@@ -25,6 +25,7 @@ import inspect
 import io
 import json
 import linecache
+import re
 import signal
 import sys
 import textwrap
@@ -258,6 +259,12 @@ def _run_piece(loaded, filename, prefix, src, timeout, flags, cell=0):
             if name:
                 loaded.broken[name] = _syntax(e, filename)
             continue
+        if _endless(node):
+            loaded.skipped.append(Skipped(
+                f"{prefix}line {lineno}", statement,
+                "a loop that never ends (no break), so it was not run (a training loop at the top "
+                "level? put it under `if __name__ == \"__main__\":`)", (cell, lineno)))
+            continue
         if isinstance(node, ast.ImportFrom) and node.module == "__future__":
             for alias in node.names:
                 feature = getattr(__future__, alias.name, None)
@@ -290,6 +297,25 @@ def _run_piece(loaded, filename, prefix, src, timeout, flags, cell=0):
                 first_line = min([d.lineno] + [x.lineno for x in d.decorator_list])
                 _DEFS[(filename, first_line)] = d
     return flags
+
+
+def _endless(node):
+    """A top-level ``while True:`` (or ``while 1:``) with no break of its own: it can only
+    stop by an exception, so running it would only wait for the time limit (min-char-rnn
+    trains forever at the bottom of its file)."""
+    if not (isinstance(node, ast.While) and isinstance(node.test, ast.Constant) and node.test.value):
+        return False
+    todo = list(node.body)
+    while todo:
+        n = todo.pop()
+        if isinstance(n, ast.Break):
+            return False
+        if not isinstance(n, (ast.For, ast.AsyncFor, ast.While, ast.FunctionDef,
+                              ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)):
+            todo += list(ast.iter_child_nodes(n))
+        elif isinstance(n, (ast.For, ast.AsyncFor, ast.While)):
+            todo += n.orelse                # a break in an inner loop's else ends this one
+    return True
 
 
 def _supply(loaded, node, e):
@@ -457,6 +483,8 @@ def stub(fn):
     node = definition(fn)
     if node is None:
         return None
+    if _placeholders_only(fn, node):
+        return "the starter's None placeholders between START CODE HERE and END CODE HERE"
     assigned, returned = set(), []
     for s in node.body:
         if isinstance(s, ast.Pass) or (isinstance(s, ast.Expr) and isinstance(s.value, ast.Constant)):
@@ -497,6 +525,24 @@ def call_sites(fn, callee):
     found = sorted({n.lineno for n in ast.walk(node)
                     if isinstance(n, ast.Call) and _name(n.func) == callee})
     return [f"{place(code.co_filename, k)}: {lines[k - 1].strip()}" for k in found if k <= len(lines)]
+
+
+_CODE_HERE = re.compile(r"#+\s*START CODE HERE[^\n]*\n(.*?)#+\s*END CODE HERE", re.S)
+
+
+def _placeholders_only(fn, node):
+    """True when the function has START CODE HERE / END CODE HERE blocks (deeplearning.ai's
+    starters) and every line of code in them still holds a None placeholder
+    (``a_next = None``, ``for t in range(None):``)."""
+    code = getattr(fn, "__code__", None)
+    if code is None or getattr(node, "end_lineno", None) is None:
+        return False
+    src = _SOURCES.get(code.co_filename, (None, ""))[0]
+    lines = src.splitlines() if src else linecache.getlines(code.co_filename)
+    blocks = _CODE_HERE.findall("\n".join(lines[node.lineno - 1:node.end_lineno]) + "\n")
+    code_lines = [ln.strip() for b in blocks for ln in b.splitlines()
+                  if ln.strip() and not ln.strip().startswith("#")]
+    return bool(blocks) and all(re.search(r"\bNone\b", ln) for ln in code_lines)
 
 
 def _name(node):

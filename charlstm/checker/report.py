@@ -79,7 +79,8 @@ class FunctionReport:
         lines = [f"{self.name}  ({label})" if label else self.name]
         if self.rows:
             fd = self.kind == "backward" or any(r.err_fd is not None for r in self.rows)
-            lines.append(f"  {'output':<9} {'shape':<10} {'vs charlstm':>12}"
+            w = max([9] + [len(r.name) for r in self.rows])
+            lines.append(f"  {'output':<{w}} {'shape':<10} {'vs charlstm':>12}"
                          + (f" {'vs finite diff':>15}" if fd else "") + "  result")
             for r in self.rows:
                 shape = "x".join(map(str, r.shape)) or "scalar"
@@ -88,7 +89,7 @@ class FunctionReport:
                 if r.got_shape is not None and r.got_shape != r.shape:
                     res = f"FAIL (shape {'x'.join(map(str, r.got_shape)) or 'scalar'})"
                 fdc = "" if not fd else f" {'-' if r.err_fd is None else format(r.err_fd, '.1e'):>15}"
-                lines.append(f"  {r.name:<9} {shape:<10} {ref:>12}{fdc}  {res}")
+                lines.append(f"  {r.name:<{w}} {shape:<10} {ref:>12}{fdc}  {res}")
         if self.message:
             lines.append(f"  {self.message}")
         for f in self.findings:

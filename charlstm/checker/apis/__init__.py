@@ -335,11 +335,29 @@ class Pair:
     step: str | None = None
 
 
+@dataclass(frozen=True)
+class LossFunction:
+    """A function that returns a loss and its gradients over weights it reads from its own
+    module (min-char-rnn's lossFun), checked through ``check_gradients``.
+
+    setup(rng) -> (globals, sequence, state): the module-level names the checker puts in
+        place (the weights and the sizes), a tuple of equal-length sequences (shortened to
+        find where a gradient breaks), and the arguments after them, by name;
+    reference(globals, *sequence, **state) -> {output: value} for each returned value;
+    gradients: (output, weight) pairs: which returned value is the gradient of which global.
+    """
+    function: Function
+    weights: tuple
+    setup: Callable
+    reference: Callable
+    gradients: tuple
+
+
 # =========================================================================== the registry
 
-from . import cs231n, dlai  # noqa: E402  (the modules use the words above)
+from . import cs231n, dlai, minchar  # noqa: E402  (the modules use the words above)
 
-APIS = {"cs231n": cs231n, "dlai": dlai}
+APIS = {"cs231n": cs231n, "dlai": dlai, "minchar": minchar}
 
 
 def detect(ns):
@@ -372,7 +390,13 @@ def _fits(api, name, obj):
         if pair.backward is not None and pair.backward.name == name:
             return any(p.takes(len(c.backward_args) - len(c.optional)) or p.takes(len(c.backward_args))
                        for c in pair.conventions)
-    return True
+    return p.takes(arity(api.FUNCTIONS[name].signature))
+
+
+def arity(signature):
+    """How many arguments a handout's signature lists: 'f(a, b, c)' -> 3."""
+    inside = signature[signature.index("(") + 1:signature.rindex(")")].strip()
+    return len(inside.split(",")) if inside else 0
 
 
 def shipped():
