@@ -34,17 +34,24 @@ from pathlib import Path
 from types import ModuleType
 
 from ..errors import CharlstmError
-from . import apis, engine, loading
+from . import adapter, apis, engine, loading
 from .apis import cs231n
 from .catalogue import CATALOGUE
 from .families import CASES, Case
 from .generic import GradientCheckError, check_gradients
 from .loading import TIMEOUT, ImportFailed, load_file
-from .report import FD_RIGHT, RIGHT, Report, rel_error
+from .report import FD_RIGHT, RIGHT, Report, Unknown, rel_error
 
 SPECS = cs231n.FUNCTIONS
-TEMPLATES = cs231n.TEMPLATES
-template = cs231n.template
+TEMPLATES = {kind: names for api in apis.APIS.values() for kind, names in api.TEMPLATES.items()}
+
+
+def template(kind="lstm"):
+    """A starting file of the API whose template ``kind`` is (rnn, lstm, all: cs231n; dlai)."""
+    for api in apis.APIS.values():
+        if kind in api.TEMPLATES:
+            return api.template(kind)
+    raise CharlstmError(f"unknown template {kind!r}: choose one of {', '.join(TEMPLATES)}")
 
 __all__ = ["check", "check_gradients", "GradientCheckError", "template", "Report", "CATALOGUE", "SPECS", "TEMPLATES", "TIMEOUT", "RIGHT",
            "FD_RIGHT", "CASES", "Case", "ImportFailed", "load_file", "rel_error"]
@@ -72,12 +79,18 @@ def check(source=None, *, only=None, timeout=TIMEOUT, seed=0, **functions):
         raise CharlstmError(f"unknown function {unknown[0]!r}: --only takes one of "
                             f"{', '.join(n for api in apis.APIS.values() for n in api.FUNCTIONS)}")
     ns, loaded = loading.namespace(source, functions, timeout, apis.shipped())
-    api = apis.detect({**dict.fromkeys(loaded.broken if loaded else ()), **ns}) or apis.cs231n
+    label = str(source) if isinstance(source, (str, Path)) else ""
+    api = apis.detect({**dict.fromkeys(loaded.broken if loaded else ()), **ns})
+    if api is None:                     # none of the APIs it knows: what is there, and an adapter
+        found = adapter.defined(ns, loaded)
+        known = [(a.TITLE, list(a.FUNCTIONS)[:3]) for a in apis.APIS.values()]
+        return Unknown(label, found, adapter.adapter(found, label), known, loaded,
+                       near=apis.near_misses(ns))
     asked = {api.ALIASES.get(n, n) for n in [*only, *functions]}
     only = {api.ALIASES.get(n, n) for n in only}
     checker = engine.Checker(api, engine.functions(api, ns), timeout=timeout, seed=seed,
                              loaded=loaded)
     reports = engine.run(checker, only)
     printed = checker.printed.getvalue().count("\n")
-    label = str(source) if isinstance(source, (str, Path)) else ""
-    return Report(reports, source=label, printed=printed, loaded=loaded, asked=frozenset(asked))
+    return Report(reports, source=label, printed=printed, loaded=loaded, asked=frozenset(asked),
+                  api=api.NAME)

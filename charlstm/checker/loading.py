@@ -514,6 +514,12 @@ def stub(fn):
     return "the starter's placeholder body (it returns None)"
 
 
+def source(filename):
+    """The text of a loaded file (or cell), as it was run."""
+    src = _SOURCES.get(filename, (None, ""))[0]
+    return src if src is not None else "".join(linecache.getlines(filename))
+
+
 def call_sites(fn, callee):
     """'cell 16, line 31: gradients = lstm_cell_backward(da[:, :, t], ...)' for each line of a
     learner's function that calls ``callee``."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
@@ -113,6 +114,7 @@ class Report:
     printed: int = 0
     loaded: object = None
     asked: frozenset = frozenset()      # names the caller asked for (--only, by keyword)
+    api: str = ""                       # the API the functions were checked as (apis.APIS)
 
     @property
     def checked(self):
@@ -143,8 +145,9 @@ class Report:
         parts += [f"{len(unchecked)} not checked"] if unchecked else []
         line = ", ".join(parts + [f"{len(todo)} not implemented yet"])
         if not self.checked:
-            return (f"{line}. Nothing is implemented yet: replace a `raise NotImplementedError` "
-                    "(or a `pass`) with your code and run the check again.")
+            return (f"{line}. Nothing is implemented yet: replace the starter's placeholders "
+                    "(`raise NotImplementedError`, `pass`, `= None`) with your code and run the "
+                    "check again.")
         if failed:
             return f"{line}. Fix the first failing function first: later ones often call it."
         if unchecked:
@@ -186,7 +189,7 @@ class Report:
     __str__ = text
 
     def to_json(self):
-        return json.dumps({"source": self.source, "ok": self.ok,
+        return json.dumps({"source": self.source, "ok": self.ok, "api": self.api or None,
                            "loading": self.loaded.to_dict() if self.loaded is not None else None,
                            "functions": [f.to_dict() for f in self.functions]}, indent=1)
 
@@ -203,3 +206,60 @@ class Report:
                 "</th><th>diagnosis</th></tr>" + "".join(rows) + "</table>"
                 f"<p>{html.escape(self.summary())}</p>")
 
+
+
+@dataclass
+class Unknown:
+    """A file (or namespace) that defines none of the APIs ``charlstm check`` knows: what
+    it defines, and an adapter for ``check_gradients`` built from that. Nothing is checked,
+    so it is never a pass: exit status 2, as for a file that cannot be loaded at all."""
+    source: str
+    found: list                         # adapter.Defined, in the order the file defines them
+    adapter: str
+    known: list                         # (the API's title, a few of its function names)
+    loaded: object = None
+    near: list = field(default_factory=list)    # (name, its signature, API title, API signature)
+    functions: list = field(default_factory=list)
+    ok = False
+    exit_code = 2
+    checked = graded = ()
+
+    def summary(self):
+        return ("Nothing was checked (exit status 2): fill in the adapter and run it, or name "
+                "your functions as one of those APIs does.")
+
+    def text(self):
+        name = Path(self.source).name if self.source else "your namespace"
+        known = "; ".join(f"{t} ({', '.join(n)}, ...)" for t, n in self.known)
+        out = [f"Checking {self.source or name}",
+               f"{name} defines none of the functions of the APIs charlstm check knows: {known}."]
+        out += [f"{have} is not {title}'s {theirs}, so it was not checked as that."
+                for _, have, title, theirs in self.near]
+        if self.loaded is not None:
+            out += Report([], loaded=self.loaded).notes()
+        out.append("")
+        if self.found:
+            out.append("It defines:")
+            out += ["  " + d.text() for d in self.found]
+        else:
+            out.append("It defines no classes or functions.")
+        out += ["", "charlstm.check_gradients(params, loss, grads, sequence) checks any hand-written "
+                "gradient against finite\ndifferences of your own loss and says which parameter, "
+                "gate and step is wrong. An adapter\nbuilt from what your file defines (fill in "
+                "each `...`; docs/check-gradients.md has worked ones):", ""]
+        out += ["    " + ln for ln in self.adapter.splitlines()]
+        out += ["", self.summary()]
+        return "\n".join(out)
+
+    __str__ = text
+
+    def to_json(self):
+        return json.dumps({"source": self.source, "ok": False, "api": None, "checked": False,
+                           "loading": self.loaded.to_dict() if self.loaded is not None else None,
+                           "defines": [{"kind": d.kind, "name": d.name, "signature": d.signature,
+                                        "methods": [m for m, _ in d.methods]} for d in self.found],
+                           "adapter": self.adapter, "functions": []}, indent=1)
+
+    def _repr_html_(self):
+        import html
+        return f"<pre>{html.escape(self.text())}</pre>"

@@ -363,14 +363,15 @@ APIS = {"cs231n": cs231n, "dlai": dlai, "minchar": minchar}
 def detect(ns):
     """The API whose functions a namespace ({name: object}) defines most of, counting a
     function whose signature fits fully and one that does not as a quarter (so a file with
-    a wrong signature still gets its own API's message); None when it defines none."""
+    a wrong signature still gets its own API's message), or not at all for an API that is
+    ``STRICT`` (another lossFun is another program); None when it defines none."""
     def score(api):
         total = 0.0
         for name, obj in ns.items():
             canon = api.ALIASES.get(name, name)
             if canon not in api.FUNCTIONS:
                 continue
-            total += 1.0 if _fits(api, canon, obj) else 0.25
+            total += 1.0 if _fits(api, canon, obj) else (0 if getattr(api, "STRICT", False) else 0.25)
         return total
     scores = [(score(api), -k, api) for k, api in enumerate(APIS.values())]
     best = max(scores, key=lambda t: t[:2])
@@ -397,6 +398,22 @@ def arity(signature):
     """How many arguments a handout's signature lists: 'f(a, b, c)' -> 3."""
     inside = signature[signature.index("(") + 1:signature.rindex(")")].strip()
     return len(inside.split(",")) if inside else 0
+
+
+def near_misses(ns):
+    """[(name, its signature, the API's title, the API's signature)] for functions named as
+    an API's whose signature does not fit it."""
+    out = []
+    for api in APIS.values():
+        for name, obj in ns.items():
+            canon = api.ALIASES.get(name, name)
+            if canon in api.FUNCTIONS and callable(obj) and not _fits(api, canon, obj):
+                try:
+                    have = f"{name}{inspect.signature(obj)}"
+                except (TypeError, ValueError):
+                    have = name
+                out.append((name, have, api.TITLE, api.FUNCTIONS[canon].signature))
+    return out
 
 
 def shipped():

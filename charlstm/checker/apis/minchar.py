@@ -29,6 +29,7 @@ from . import Function, LossFunction, hint
 
 NAME = "minchar"
 TITLE = "min-char-rnn"
+STRICT = True       # a lossFun of another signature (an LSTM's, with cprev) is another program
 WEIGHTS = ("Wxh", "Whh", "Why", "bh", "by")
 V, H, T = 7, 5, 8           # vocab_size, hidden_size, len(inputs): all different
 
