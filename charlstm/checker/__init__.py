@@ -14,12 +14,14 @@ The parts, in the order a check runs through them (like a compiler's front ends)
 
     loading.py      a file, a notebook, a module or a namespace -> functions, tolerantly
                     (python2.py: the small rewrite that reads Python 2-era files)
-    apis/           one module per coursework API, each only describing it (cs231n.py);
+    apis/           one module per coursework API, each only describing it: cs231n.py,
+                    dlai.py (deeplearning.ai week 1), minchar.py (min-char-rnn's lossFun);
                     apis/__init__.py holds the words a description is written in
     families.py     each layer's math in charlstm's layout: cases, reference, naive variant
     catalogue.py    the mistakes, each a switch on a naive layer, in words a learner reads
     engine.py       runs a description against the references and finite differences
     report.py       what was found: text, HTML (Jupyter) and JSON (graders)
+    adapter.py      for a file of no known API: what it defines, and a check_gradients adapter
 
 A gradient check for code of no known API (``check_gradients``, the generic/ package:
 its measure, gates, localisation, diagnosis and report) sits beside engine.py: it needs

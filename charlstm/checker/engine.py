@@ -10,8 +10,10 @@ and compares
 
 A wrong result is compared with the catalogue's variants (``catalogue.py``) the API lists
 for that function, and with shape slips (transposed, not summed, scaled): a match to
-round-off names the mistake, the equation it breaks and the fix. Nothing here names an
-API's functions: a new API is a new description, never a change here.
+round-off names the mistake, the equation it breaks and the fix. A loss function over its
+module's globals (``apis.LossFunction``) is checked through ``check_gradients`` instead,
+its outputs against the description's reference. Nothing here names an API's functions:
+a new API is a new description, never a change here.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from . import loading
 from .apis import arity, params
 from .catalogue import CATALOGUE
 from .families import CASES, Case
+from .generic import GradientCheckError, check_gradients
 from .loading import TIMEOUT, Timeout, time_limit, where
 from .report import ABSENT, FD_RIGHT, Finding, FunctionReport, Row, rel_error
 
@@ -323,7 +326,6 @@ class Checker:
         """Put the spec's globals in the learner's module, compare every output with the
         reference, and every gradient with finite differences of the learner's own loss
         (``check_gradients``, which shortens the sequence to where it first breaks)."""
-        from .generic import GradientCheckError, check_gradients    # generic/ needs no API
         fn, name = spec.function, spec.function.name
         rep.convention = "the globals it reads supplied by charlstm"
         self.check_signature(fn, arity(fn.signature), fn.signature)
@@ -365,6 +367,9 @@ class Checker:
                 r.err_fd = p.max_rel_error if p.max_rel_error is not None else float("inf")
         wrong_ref = [r.name for r in rep.rows if not r.ok]
         rep.status = "pass" if report.ok and not wrong_ref else "fail"
+        rep.lengths = {"shortest_failing_length": report.shortest_failing_length,
+                       "checked": [{"length": r.length, "ok": r.ok,
+                                    "wrong": ["d" + n for n in r.failing()]} for r in report.lengths]}
         given = ", ".join(f"{k} {v.shape}" if isinstance(v, np.ndarray) else f"{k} = {v}"
                           for k, v in values.items())
         rep.findings.append(Finding(None, [], (

@@ -108,6 +108,8 @@ class Skipped:
     statement: str       # its first line, shortened
     reason: str
     at: tuple = ()       # (cell, line) for sorting
+    defines: tuple = ()  # the names it would have defined
+    follows: bool = False   # a NameError on a name only a skipped statement before it defines
 
     def text(self):
         return f"{self.where}: {self.statement}: {self.reason}, skipped"
@@ -146,7 +148,8 @@ class Loaded:
                 "python2": bool(p2 and p2.python2),
                 "rewritten": {"print": p2.prints, "except": p2.excepts, "xrange": p2.xrange}
                 if p2 and p2.python2 else {},
-                "skipped": [{"where": s.where, "statement": s.statement, "reason": s.reason}
+                "skipped": [{"where": s.where, "statement": s.statement, "reason": s.reason,
+                             "after_a_skipped_definition": s.follows}
                             for s in self.skipped],
                 "supplied": [{"where": s.where, "statement": s.statement, "reason": s.reason}
                              for s in self.supplied]}
@@ -174,7 +177,9 @@ def load(path, timeout=TIMEOUT, shipped=None):
         pieces = [(f"{path}#cell{k}", f"cell {k}, ", src, k) for k, src in _cells(path, data, loaded.skipped)]
     else:
         pieces = [(str(path.resolve()), "", _decode(path, data), 0)]
-    sys.path.insert(0, str(path.parent.resolve()))
+    here = str(path.parent.resolve())
+    sys.path.insert(0, here)
+    modules = set(sys.modules)
     stdin = sys.stdin
     try:
         sys.stdin = io.StringIO()                   # input() at the top level: EOFError
@@ -185,7 +190,13 @@ def load(path, timeout=TIMEOUT, shipped=None):
     finally:
         sys.stdin = stdin
         with contextlib.suppress(ValueError):
-            sys.path.remove(str(path.parent.resolve()))
+            sys.path.remove(here)
+        # The learner's own modules beside the file (rnn_utils.py) stay theirs: forgotten by
+        # Python, so the next file checked in this process imports its own neighbours.
+        for name in set(sys.modules) - modules:
+            where = getattr(sys.modules[name], "__file__", None) or ""
+            if str(Path(where).resolve()).startswith(here + "/"):
+                del sys.modules[name]
     loaded.skipped.sort(key=lambda x: x.at)
     if loaded.ran == 0 and loaded.skipped:
         s = loaded.skipped[0]
@@ -289,7 +300,8 @@ def _run_piece(loaded, filename, prefix, src, timeout, flags, cell=0):
                 continue
             msg = str(e).splitlines()[0] if str(e) else ""
             loaded.skipped.append(Skipped(f"{prefix}line {lineno}", statement,
-                                          f"{type(e).__name__}{': ' + msg if msg else ''}", (cell, lineno)))
+                                          f"{type(e).__name__}{': ' + msg if msg else ''}", (cell, lineno),
+                                          defines=_targets(node), follows=_follows(loaded, e)))
             continue
         loaded.ran += 1
         for d in ast.walk(node):
@@ -297,6 +309,26 @@ def _run_piece(loaded, filename, prefix, src, timeout, flags, cell=0):
                 first_line = min([d.lineno] + [x.lineno for x in d.decorator_list])
                 _DEFS[(filename, first_line)] = d
     return flags
+
+
+def _targets(node):
+    """The names a top-level statement defines (assigned, imported, def, class)."""
+    out = []
+    for n in ast.walk(node):
+        if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store):
+            out.append(n.id)
+        elif isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            out.append(n.name)
+        elif isinstance(n, ast.alias):
+            out.append((n.asname or n.name).split(".")[0])
+    return tuple(out)
+
+
+def _follows(loaded, e):
+    """A NameError on a name that only a statement skipped before this one would define."""
+    name = getattr(e, "name", None)
+    return (type(e) is NameError and name is not None and name not in loaded.module.__dict__
+            and any(name in s.defines for s in loaded.skipped))
 
 
 def _endless(node):

@@ -57,6 +57,7 @@ class FunctionReport:
     message: str = ""
     kind: str = "forward"
     provided: bool = False             # the starter file ships it written
+    lengths: dict | None = None        # a check over sequence prefixes: shortest failing, checked
 
     @property
     def implemented(self):
@@ -70,7 +71,8 @@ class FunctionReport:
                 "max_rel_error_vs_finite_diff": {r.name: r.err_fd for r in self.rows
                                                  if r.err_fd is not None},
                 "diagnosis": [f.id for f in self.findings if f.id],
-                "message": self.message or None}
+                "message": self.message or None,
+                **({"sequence_lengths": self.lengths} if self.lengths is not None else {})}
 
     def text(self):
         if self.status == "not implemented":
@@ -163,12 +165,16 @@ class Report:
         if self.loaded is None:
             return []
         out = list(self.loaded.notes())
-        skipped = self.loaded.skipped
+        skipped = [x for x in self.loaded.skipped if not x.follows]
+        after = [x.where for x in self.loaded.skipped if x.follows]
         if skipped:
             out.append("Skipped while loading (the rest of the file was loaded):")
             out += ["  " + x.text() for x in skipped[:_SHOWN]]
             if len(skipped) > _SHOWN:
                 out.append(f"  ... and {len(skipped) - _SHOWN} more (--json lists them all)")
+        if after:
+            out.append(f"  and {len(after)} statement{'s' if len(after) > 1 else ''} that need a name "
+                       f"only a skipped one defines (NameError), skipped too: {', '.join(after)}")
         return out
 
     def text(self):

@@ -9,7 +9,15 @@ An API module (``cs231n.py``) only describes an assignment, the way its handout 
   (``Convention``): which ``families.Family`` computes the math, the order of the arguments,
   what the backward is called with, the arrays' layout (``Layout``), and when a learner's
   signature is that convention;
-- ``ALIASES`` (other names for the same functions), ``TEMPLATES`` and ``template(kind)``.
+- ``ALIASES`` (other names for the same functions), ``TEMPLATES`` and ``template(kind)``;
+- optionally: ``LOSSES`` (``LossFunction``: a loss over its module's globals, checked
+  through check_gradients, as min-char-rnn's lossFun), ``WORDS`` (the catalogue's mistakes
+  in the API's own names), ``SHIPPED`` (the helper files the assignment ships, supplied
+  when absent), ``STRICT`` (a function of another signature is not this API's).
+
+A Convention says how an API names, passes and lays out its arrays (``names``, ``args``
+with a ``Bundle`` for a dict argument, ``returns``, ``grads_as``; ``Layout`` with
+``features_first`` and ``GateMatrices``), so the engine needs no word of any API.
 
 The engine runs any such description against the references and finite differences; a
 new API is a new module here and a line in ``APIS``, never a change to the engine.
