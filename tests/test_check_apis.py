@@ -450,3 +450,19 @@ def test_an_empty_file_is_no_pass(tmp_path):
     out = json.loads(r.stdout)
     assert out["ok"] is False and out["api"] is None and out["checked"] is False
     assert "It defines no classes or functions." in C.check(path).text()
+
+
+@pytest.mark.parametrize("file", ["lstm_class_correct.py", "lstm_class_carry_mistake.py"])
+def test_the_five_line_adapter_of_coursework_md_runs_as_printed(file, capsys):
+    doc = (DOC.parent / "coursework.md").read_text(encoding="utf-8")
+    code = next(b for b in re.findall(r"```python\n(.*?)```", doc, re.S) if "check_gradients" in b)
+    assert len([ln for ln in code.splitlines() if ln.strip()]) == 5
+    np.random.seed(0)
+    model = learner_module(file).LSTMNumpy(7, 4)
+    x, y = sequence(5, 7, 1)
+    exec(code, {"model": model, "x": x, "y": y, "charlstm": charlstm})
+    out = capsys.readouterr().out
+    if file == "lstm_class_correct.py":
+        assert "-> PASS" in out
+    else:
+        assert "Right for one step, wrong from two steps on" in out and "-> FAIL (wrong from length 2 on)" in out

@@ -315,7 +315,7 @@ ALIASES = {}
 
 # =========================================================================== how they are called
 
-SIGNATURE = "the assignment's signature: features first (x (n_x, m, T_x)), a parameters dict"
+SIGNATURE = "the notebook's signature and layout: x (n_x, m, T_x), a parameters dict"
 PER_GATE = Layout("features-first, per-gate", features_first=True,
                   gates=GateMatrices((("f", "f"), ("i", "i"), ("g", "c"), ("o", "o"))))
 
