@@ -466,3 +466,17 @@ def test_the_five_line_adapter_of_coursework_md_runs_as_printed(file, capsys):
         assert "-> PASS" in out
     else:
         assert "Right for one step, wrong from two steps on" in out and "-> FAIL (wrong from length 2 on)" in out
+
+
+def test_a_loop_mistake_names_the_line_and_a_bias_without_its_column_axis_is_named(tmp_path):
+    path = dlai_file(tmp_path, "gradients = rnn_cell_backward(da[:, :, t] + da_prevt, caches[t])",
+                     "gradients = rnn_cell_backward(da[:, :, t], caches[t])")
+    f = by_name(C.check(path, only="rnn_backward"))["rnn_backward"]
+    line = CORRECT_DLAI[:CORRECT_DLAI.index("gradients = rnn_cell_backward(")].count("\n") + 1
+    assert [x.id for x in f.findings] == ["seq_no_dnext_h"]
+    assert f"where: line {line}: gradients = rnn_cell_backward(da[:, :, t], caches[t])" in f.text()
+    path = dlai_file(tmp_path, "    dba = np.sum(dtanh, axis=1, keepdims=True)", "    dba = np.sum(dtanh, axis=1)")
+    f = by_name(C.check(path, only="rnn_cell_backward"))["rnn_cell_backward"]
+    assert {r.name for r in f.rows if not r.ok} == {"dba"} and [x.id for x in f.findings] == ["keepdims"]
+    assert "dba: has the right values without the axis of length 1 the API keeps (shape 6, expected 6x1)" in f.text()
+    assert "or return dba.reshape(6, 1)" in f.text()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ast
 import inspect
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -49,10 +50,11 @@ def defined(ns, loaded=None):
     for name, obj in ns.items():
         if name.startswith("__") or not (inspect.isclass(obj) or inspect.isfunction(obj)):
             continue
-        if own is not None and getattr(obj, "__module__", None) != own:
+        mod = getattr(obj, "__module__", None)
+        if own is not None and mod != own:
             continue                                    # imported (np, typer, ...)
-        if own is None and getattr(obj, "__module__", "").split(".")[0] in ("numpy", "charlstm"):
-            continue
+        if own is None and mod != "__main__" and mod in sys.modules:
+            continue                                    # a notebook's imports: a library's
         if inspect.isfunction(obj):
             out.append(Defined("def", name, _signature(obj), reads=_reads(obj, ns)))
             continue
@@ -156,9 +158,9 @@ def _tuple(names):
 
 def adapter(found, source):
     """The text of an adapter for check_gradients, from what the file defines."""
-    stem = Path(source).stem if source else "your_module"
-    head = [("import numpy as np", ""), ("import charlstm", ""),
-            (f"from {stem} import *", "your file" if source else "where your code is")]
+    stem = Path(source).stem if source else ""
+    head = [("import numpy as np", ""), ("import charlstm", "")]
+    head += [(f"from {stem} import *", "your file")] if source else []   # a notebook: already there
     classes = [d for d in found if d.kind == "class"]
     layer = next((c for c in classes if "params" in c.arrays and "grads" in c.arrays), None)
     model = next((c for c in classes if _pick([m for m, _ in c.methods], _GRADS)), None)

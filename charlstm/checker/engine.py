@@ -557,6 +557,12 @@ def slip(name, got, ref, case, fam):
                            f"{name}: has the right values in transposed order (shape {gs}, expected "
                            f"{exp}){same}.\n  fix: {fix}")
     extra = got.ndim - ref.ndim
+    if extra < 0 and got.size == ref.size and close(got.reshape(ref.shape), ref):
+        return Finding("keepdims", [name],
+                       f"{name}: has the right values without the axis of length 1 the API keeps "
+                       f"(shape {gs}, expected {exp}).\n"
+                       f"  fix: sum with keepdims=True (np.sum(..., keepdims=True)), or return "
+                       f"{name}.reshape{ref.shape}")
     if extra > 0 and got.size == ref.size and close(got.reshape(ref.shape), ref):
         ravel = f"{name}.ravel()" if ref.ndim == 1 else f"{name}.reshape{ref.shape}"
         return Finding("keepdims", [name],

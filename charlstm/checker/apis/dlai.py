@@ -146,20 +146,19 @@ assert set(WORDS) <= set(CATALOGUE)
 
 _STEP_HINTS = {
     "rnn_cell_forward": (
-        hint("a_next is right: yt_pred = softmax(np.dot(Wya, a_next) + by)", wrong=["yt_pred"], right=["a_next"]),
+        hint("yt_pred = softmax(np.dot(Wya, a_next) + by), the softmax over the n_y classes", wrong=["yt_pred"], right=["a_next"]),
         hint("a_next = np.tanh(np.dot(Waa, a_prev) + np.dot(Wax, xt) + ba); yt_pred = "
              "softmax(np.dot(Wya, a_next) + by)")),
     "lstm_cell_forward": (
-        hint("a_next and c_next are right: yt_pred = softmax(np.dot(Wy, a_next) + by)",
+        hint("yt_pred = softmax(np.dot(Wy, a_next) + by), the softmax over the n_y classes",
              wrong=["yt_pred"], right=["a_next", "c_next"]),
-        hint("c_next is right, so ft, it and cct are: look at a_next = ot * np.tanh(c_next), "
+        hint("so ft, it and cct are right: look at a_next = ot * np.tanh(c_next), "
              "with ot = sigmoid(np.dot(Wo, concat) + bo)", wrong=["a_next"], right=["c_next"]),
         hint("concat = np.concatenate((a_prev, xt), axis=0), a_prev first; ft, it, ot = "
              "sigmoid(np.dot(W, concat) + b) with Wf, Wi, Wo; cct = np.tanh(np.dot(Wc, concat) + bc); "
              "c_next = ft * c_prev + it * cct; a_next = ot * np.tanh(c_next)")),
     "rnn_cell_backward": (
-        hint("only dba is wrong: dba = np.sum(dtanh, axis=1, keepdims=True), summed over the m "
-             "examples", wrong=["dba"], only=["dba"]),
+        hint("dba = np.sum(dtanh, axis=1, keepdims=True), summed over the m examples", wrong=["dba"], only=["dba"]),
         hint("look at the recurrent term: da_prev = np.dot(Waa.T, dtanh), dWaa = np.dot(dtanh, a_prev.T)",
              any_wrong=["da_prev", "dWaa"], only=["da_prev", "dWaa", "dba"]),
         hint("look at the input term: dxt = np.dot(Wax.T, dtanh), dWax = np.dot(dtanh, xt.T)",
@@ -167,14 +166,14 @@ _STEP_HINTS = {
         hint("dtanh = (1 - a_next**2) * da_next, the gradient through the tanh; every gradient "
              "is computed from it")),
     "lstm_cell_backward": (
-        hint("only dc_prev is wrong: dc_prev = dc * ft, with " + _DC, wrong=["dc_prev"], only=["dc_prev"]),
-        hint("only dxt is wrong: dxt = the sum over the gates of np.dot(W[:, n_a:].T, d_gate); "
+        hint("so dc itself is right: dc_prev = dc * ft, with " + _DC, wrong=["dc_prev"], only=["dc_prev"]),
+        hint("dxt = the sum over the gates of np.dot(W[:, n_a:].T, d_gate); "
              "the columns n_a: of each W multiply xt", wrong=["dxt"], only=["dxt"]),
-        hint("only da_prev is wrong: da_prev = the sum over the gates of np.dot(W[:, :n_a].T, "
+        hint("da_prev = the sum over the gates of np.dot(W[:, :n_a].T, "
              "d_gate); the first n_a columns of each W multiply a_prev", wrong=["da_prev"], only=["da_prev"]),
-        hint("the bias gradients are right: look at the weight gradients, dWf = np.dot(dft, concat.T) "
+        hint("so the gates' gradients are: look at the weight gradients, dWf = np.dot(dft, concat.T) "
              "with concat = [a_prev; xt]", right=["dbf", "dbi", "dbc", "dbo"]),
-        hint("dot is right (dWo, dbo), and the gates reached through the cell state are not: "
+        hint("so dot is, and the gates reached through the cell state are not: "
              f"look at the cell state's gradient, {_DC}, shared by dcct, dit, dft and dc_prev",
              right=["dWo", "dbo"], wrong=["dc_prev"]),
         hint(f"{_DC}; dot = da_next * np.tanh(c_next) * ot * (1 - ot); dcct = dc * it * (1 - cct**2); "
@@ -188,11 +187,11 @@ _LOOP_BACKWARD = ("if {cell} passes, look at the loop: for t in reversed(range(T
                   "what it returns; every weight and bias gradient is summed (+=); da0 = da_prevt")
 _SEQ_HINTS = {
     "rnn_forward": (
-        hint("a is right: y_pred[:, :, t] = yt_pred of step t", wrong=["y_pred"], right=["a"]),
+        hint("y_pred[:, :, t] = yt_pred of step t", wrong=["y_pred"], right=["a"]),
         hint(_LOOP_FORWARD.format(cell="rnn_cell_forward", state="a_next", start="a0",
                                   stores="a_next in a[:, :, t] and yt_pred in y_pred[:, :, t]"))),
     "lstm_forward": (
-        hint("a is right: y[:, :, t] = yt_pred and c[:, :, t] = c_next of step t",
+        hint("y[:, :, t] = yt_pred and c[:, :, t] = c_next of step t",
              any_wrong=["y", "c"], right=["a"]),
         hint(_LOOP_FORWARD.format(cell="lstm_cell_forward", state="a_next and c_next",
                                   start="a0, and c_next = zeros",
