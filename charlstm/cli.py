@@ -112,6 +112,7 @@ class Template(str, Enum):
     rnn = "rnn"
     lstm = "lstm"
     all = "all"
+    dlai = "dlai"
 
 
 @app.command(no_args_is_help=True)
@@ -123,17 +124,18 @@ def check(
                                  "(status, max relative errors, diagnosis ids), for autograders."),
     timeout: float = typer.Option(20.0, min=0.1, help="Seconds allowed per function, and per top-level statement while the file loads."),
     template: Optional[Template] = typer.Option(None, help="Print a starting file (signatures, "
-                                                "shapes, equations) and exit."),
+                                                "shapes, equations) and exit: rnn, lstm, all (cs231n) "
+                                                "or dlai (deeplearning.ai week 1)."),
 ):
     """Check YOUR hand-written RNN/LSTM layers and diagnose what is wrong.
 
     This imports and RUNS the code in FILE: use it on files you wrote or trust.
 
-    Every coursework function the file defines (rnn/lstm step and sequence forward/backward, word embedding, temporal affine, temporal softmax loss) is compared with charlstm's reference in float64, each gradient also with finite differences of your own forward. A wrong result is matched against a catalogue of the usual mistakes, which names the mistake, the equation it breaks and the fix.
+    The file's API is recognised by its function names: cs231n's rnn_layers.py (rnn/lstm step and sequence forward/backward, word embedding, temporal affine, temporal softmax loss), deeplearning.ai's Sequence Models week 1 (rnn_cell_forward ... lstm_backward) or min-char-rnn's lossFun. Every function it defines is compared with charlstm's reference in float64, each gradient also with finite differences of your own forward. A wrong result is matched against a catalogue of the usual mistakes, which names the mistake, the equation it breaks and the fix. A file of none of these APIs gets the list of what it defines and an adapter for charlstm.check_gradients.
 
     The file's top-level statements run one by one: one that fails to compile, raises or runs too long is skipped and listed, and the rest is checked (Python 2 print statements and xrange are read as Python 3).
 
-    Exit status: 0 if at least one function you write is implemented and everything implemented passes (the functions the starter file provides do not count on their own); 1 otherwise; 2 if nothing in the file can be loaded.
+    Exit status: 0 if at least one function you write is implemented and everything implemented passes (the functions the starter file provides do not count on their own); 1 otherwise; 2 if nothing was checked: nothing in the file can be loaded, or it defines none of the APIs above.
     """
     from .checker import check as run_check, template as make_template
 

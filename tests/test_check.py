@@ -144,11 +144,17 @@ def test_a_backward_that_fails_through_its_forward_says_fix_the_forward_first():
     assert "but not finite differences of your own lstm_step_forward" in fns["lstm_step_backward"].text()
 
 
+# Mistakes only other APIs can make, each with its learner file (diagnosed in test_check_apis.py).
+OTHER_API_FILES = {"dlai/mistake_dxt_wrong_slice.py": "concat_dx_wrong_rows",
+                   "dlai/mistake_rnn_da_prev_not_transposed.py": "rnn_dprev_h_not_transposed"}
+
+
 def test_every_catalogue_mistake_has_a_learner_file():
-    ids = set()
+    ids = set(OTHER_API_FILES.values())
     for v in EXPECTED_ID.values():
         ids |= set(v if isinstance(v, tuple) else [v])
     assert set(C.CATALOGUE) - ids == set()
+    assert all((HERE / f).is_file() for f in OTHER_API_FILES)
 
 
 def test_nothing_matched_says_which_gradients_are_right_and_wrong():

@@ -111,13 +111,29 @@ def test_a_stale_import_is_skipped_and_the_file_still_passes():
 def test_a_top_level_training_loop_is_stopped_after_the_time_limit(tmp_path):
     path = tmp_path / "train_at_import.py"
     head = CLASSIC.read_text().split("\ndef rnn_forward")[0] + "\n\nstep = 0\n"
-    path.write_text(head + "while True:\n    step += 1\n\n"
+    path.write_text(head + "while step >= 0:\n    step += 1\n\n"
                     "def word_embedding_forward(x, W):\n    return W[x], (x, W.shape[0])\n")
     rep = C.check(path, timeout=1.0, only=["rnn_step_backward", "word_embedding_forward"])
     assert [s.text() for s in rep.loaded.skipped] == [
-        f"line {head.count(chr(10)) + 1}: while True: still running after 1 s (a training loop at "
+        f"line {head.count(chr(10)) + 1}: while step >= 0: still running after 1 s (a training loop at "
         "the top level? put it under `if __name__ == \"__main__\":`), stopped, skipped"]
     assert rep.ok and {f.name for f in rep.checked} >= {"rnn_step_backward", "word_embedding_forward"}
+
+
+def test_a_top_level_while_true_without_break_is_not_run_at_all(tmp_path):
+    path = tmp_path / "trains_forever.py"
+    head = CLASSIC.read_text().split("\ndef rnn_forward")[0] + "\n\nstep = 0\n"
+    path.write_text(head + "while True:\n    step += 1\n    if step < 0:\n        print(step)\n\n"
+                    "while 1:\n    for k in range(3):\n        break\n\n"          # its break ends the for only
+                    "while True:\n    if step > 3:\n        break\n    step += 1\n\n"   # ends: it is run
+                    "def word_embedding_forward(x, W):\n    return W[x], (x, W.shape[0])\n")
+    mod = C.loading.load(path, timeout=5)    # a loop that ran would be stopped after 5 s
+    first = head.count(chr(10)) + 1
+    assert [s.text() for s in mod.skipped] == [
+        f"line {line}: {what}: a loop that never ends (no break), so it was not run (a training "
+        "loop at the top level? put it under `if __name__ == \"__main__\":`), skipped"
+        for line, what in [(first, "while True"), (first + 5, "while 1")]]
+    assert mod.module.step == 4 and callable(mod.module.word_embedding_forward)
 
 
 def test_the_learners_code_cannot_read_stdin_while_loading(tmp_path):

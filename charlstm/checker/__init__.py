@@ -14,15 +14,18 @@ The parts, in the order a check runs through them (like a compiler's front ends)
 
     loading.py      a file, a notebook, a module or a namespace -> functions, tolerantly
                     (python2.py: the small rewrite that reads Python 2-era files)
-    apis/           one module per coursework API, each only describing it (cs231n.py);
+    apis/           one module per coursework API, each only describing it: cs231n.py,
+                    dlai.py (deeplearning.ai week 1), minchar.py (min-char-rnn's lossFun);
                     apis/__init__.py holds the words a description is written in
     families.py     each layer's math in charlstm's layout: cases, reference, naive variant
     catalogue.py    the mistakes, each a switch on a naive layer, in words a learner reads
     engine.py       runs a description against the references and finite differences
     report.py       what was found: text, HTML (Jupyter) and JSON (graders)
+    adapter.py      for a file of no known API: what it defines, and a check_gradients adapter
 
-A gradient check for code of no known API (``check_gradients``, generic.py) sits beside
-engine.py: it needs only report.py's measures, not an API description.
+A gradient check for code of no known API (``check_gradients``, the generic/ package:
+its measure, gates, localisation, diagnosis and report) sits beside engine.py: it needs
+no API description.
 
 This runs the learner's code: it is meant for files you wrote or trust.
 """
@@ -34,17 +37,24 @@ from pathlib import Path
 from types import ModuleType
 
 from ..errors import CharlstmError
-from . import apis, engine, loading
+from . import adapter, apis, engine, loading
 from .apis import cs231n
 from .catalogue import CATALOGUE
 from .families import CASES, Case
 from .generic import GradientCheckError, check_gradients
 from .loading import TIMEOUT, ImportFailed, load_file
-from .report import FD_RIGHT, RIGHT, Report, rel_error
+from .report import FD_RIGHT, RIGHT, Report, Unknown, rel_error
 
 SPECS = cs231n.FUNCTIONS
-TEMPLATES = cs231n.TEMPLATES
-template = cs231n.template
+TEMPLATES = {kind: names for api in apis.APIS.values() for kind, names in api.TEMPLATES.items()}
+
+
+def template(kind="lstm"):
+    """A starting file of the API whose template ``kind`` is (rnn, lstm, all: cs231n; dlai)."""
+    for api in apis.APIS.values():
+        if kind in api.TEMPLATES:
+            return api.template(kind)
+    raise CharlstmError(f"unknown template {kind!r}: choose one of {', '.join(TEMPLATES)}")
 
 __all__ = ["check", "check_gradients", "GradientCheckError", "template", "Report", "CATALOGUE", "SPECS", "TEMPLATES", "TIMEOUT", "RIGHT",
            "FD_RIGHT", "CASES", "Case", "ImportFailed", "load_file", "rel_error"]
@@ -77,13 +87,19 @@ def check(source=None, *, only=None, timeout=TIMEOUT, seed=0, **functions):
         raise CharlstmError(f"unknown function {typos[0]}=" + (f" (did you mean {close[0]}?)"
                             if close else "") + "; check() takes "
                             + ", ".join(n for api in apis.APIS.values() for n in api.FUNCTIONS))
-    ns, loaded = loading.namespace(source, functions, timeout)
-    api = apis.detect([*ns, *(loaded.broken if loaded else ())])
+    ns, loaded = loading.namespace(source, functions, timeout, apis.shipped())
+    label = str(source) if isinstance(source, (str, Path)) else ""
+    api = apis.detect({**dict.fromkeys(loaded.broken if loaded else ()), **ns})
+    if api is None:                     # none of the APIs it knows: what is there, and an adapter
+        found = adapter.defined(ns, loaded)
+        titles = [(a.TITLE, list(a.FUNCTIONS)[:3]) for a in apis.APIS.values()]
+        return Unknown(label, found, adapter.adapter(found, label), titles, loaded,
+                       near=apis.near_misses(ns))
     asked = {api.ALIASES.get(n, n) for n in [*only, *functions]}
     only = {api.ALIASES.get(n, n) for n in only}
     checker = engine.Checker(api, engine.functions(api, ns), timeout=timeout, seed=seed,
                              loaded=loaded)
     reports = engine.run(checker, only)
     printed = checker.printed.getvalue().count("\n")
-    label = str(source) if isinstance(source, (str, Path)) else ""
-    return Report(reports, source=label, printed=printed, loaded=loaded, asked=frozenset(asked))
+    return Report(reports, source=label, printed=printed, loaded=loaded, asked=frozenset(asked),
+                  api=api.NAME)

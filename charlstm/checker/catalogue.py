@@ -58,7 +58,11 @@ def lstm_step(x, prev_h, prev_c, Wx, Wh, b, dnext_h=None, dnext_c=None, k={}):
          "o": (dc if k.get("do_uses_dc") else dnext_h) * tc * ds(o, "o"),
          "g": dc * i * dg_local}
     da = np.hstack([d[gate] for gate in k.get("backward_order", order)])
-    grads = {"dx": da @ Wx.T, "dprev_h": da @ Wh.T,
+    dx, dprev_h = da @ Wx.T, da @ Wh.T
+    if k.get("dx_from_h_rows"):                                    # W_k on [h; x]: wrong rows
+        S = np.vstack([Wh, Wx])                                    # (H + D, 4H), h rows first
+        dx = da @ S[:x.shape[1]].T
+    grads = {"dx": dx, "dprev_h": dprev_h,
              "dprev_c": dc if k.get("dprev_c_is_dc") else dc * f,
              "dWx": x.T @ da, "dWh": prev_h.T @ da, "db": da.sum(0)}
     return (next_h, next_c), grads
@@ -71,14 +75,16 @@ def rnn_step(x, prev_h, Wx, Wh, b, dnext_h=None, k={}):
         return next_h
     dtanh = 1 - (np.tanh(next_h) if k.get("tanh_of_activated") else next_h) ** 2
     da = dnext_h * dtanh
-    return next_h, {"dx": da @ Wx.T, "dprev_h": da @ Wh.T, "dWx": x.T @ da,
+    dprev_h = da @ Wh if k.get("Wh_not_transposed") else da @ Wh.T
+    return next_h, {"dx": da @ Wx.T, "dprev_h": dprev_h, "dWx": x.T @ da,
                     "dWh": prev_h.T @ da, "db": da.sum(0)}
 
 
-def sequence(step, x, state0, weights, dh=None, dstateT=None, k={}):
+def sequence(step, x, state0, weights, dh=None, dstateT=None, k={}, every_state=False):
     """Run ``step`` over time (forward) and back (backward, if dh is given).
 
-    state0: (h0,) or (h0, c0); dstateT likewise, or None. Mistakes in ``k``:
+    state0: (h0,) or (h0, c0); dstateT likewise, or None. The forward returns h and the
+    last state (every step's state with ``every_state``). Mistakes in ``k``:
     no_dnext_h (step t gets dh[:, t] alone), dc_not_carried, assigned (weight gradients
     '=' instead of '+='), final_ignored (dstateT dropped).
     """
@@ -91,7 +97,7 @@ def sequence(step, x, state0, weights, dh=None, dstateT=None, k={}):
         hs.append(out[0])
     h = np.stack(hs, axis=1)
     if dh is None:
-        return h, states[-1]
+        return h, (states[1:] if every_state else states[-1])
     dnext = [np.zeros_like(s) for s in state0]
     if dstateT is not None and not k.get("final_ignored"):
         dnext = [np.array(d, dtype=np.float64) for d in dstateT]
@@ -209,6 +215,16 @@ _ALL = [
             "next_h = tanh(a), so da = dnext_h * (1 - next_h**2)",
             "use 1 - next_h**2 (next_h is already tanh(a))",
             step=True),
+    Mistake("rnn_dprev_h_not_transposed",
+            "dprev_h = da @ Wh, without the transpose (Wh is square, so the shape cannot tell)",
+            "next_h = tanh(x @ Wx + prev_h @ Wh + b), so dprev_h = da @ Wh.T",
+            "dprev_h = da @ Wh.T",
+            step=True),
+    Mistake("concat_dx_wrong_rows",
+            "dx is computed from the first D rows of the stacked [Wh; Wx], the rows that multiply h, instead of the last D",
+            "the gates are [h, x] @ [Wh; Wx] + b with h first: the first H rows multiply h, the last D multiply x",
+            "dx = da @ Wx.T, with Wx the last D rows of the stacked matrix",
+            step=True),
     Mistake("seq_no_dnext_h",
             "each step's backward gets only dh[:, t]: the gradient flowing back from step t+1 is dropped",
             "dL/dh_t = dh[:, t] (from above) + dprev_h (from step t+1)",
@@ -273,6 +289,8 @@ KNOBS = {
     "lstm_h_no_tanh": {"h_no_tanh": True},
     "lstm_g_sigmoid": {"g_sigmoid": True},
     "rnn_tanh_of_activated": {"tanh_of_activated": True},
+    "rnn_dprev_h_not_transposed": {"Wh_not_transposed": True},
+    "concat_dx_wrong_rows": {"dx_from_h_rows": True},
     "seq_no_dnext_h": {"no_dnext_h": True},
     "lstm_seq_dc_not_carried": {"dc_not_carried": True},
     "seq_weights_assigned": {"assigned": True},

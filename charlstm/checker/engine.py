@@ -10,8 +10,10 @@ and compares
 
 A wrong result is compared with the catalogue's variants (``catalogue.py``) the API lists
 for that function, and with shape slips (transposed, not summed, scaled): a match to
-round-off names the mistake, the equation it breaks and the fix. Nothing here names an
-API's functions: a new API is a new description, never a change here.
+round-off names the mistake, the equation it breaks and the fix. A loss function over its
+module's globals (``apis.LossFunction``) is checked through ``check_gradients`` instead,
+its outputs against the description's reference. Nothing here names an API's functions:
+a new API is a new description, never a change here.
 """
 
 from __future__ import annotations
@@ -23,19 +25,22 @@ import io
 import itertools
 import traceback
 import warnings
+from dataclasses import replace
 
 import numpy as np
 
 from ..gradcheck import numeric_gradient
 from . import catalogue as M
 from . import loading
-from .apis import params
+from .apis import arity, params
 from .catalogue import CATALOGUE
 from .families import CASES, Case
+from .generic import GradientCheckError, check_gradients
 from .loading import TIMEOUT, Timeout, time_limit, where
 from .report import ABSENT, FD_RIGHT, Finding, FunctionReport, Row, rel_error
 
 MATCH = 1e-6        # "to round-off" when comparing with a catalogue variant
+_MISSING = object()
 FD_EPS = 1e-5       # centred differences of the learner's forward
 
 
@@ -99,8 +104,20 @@ class Checker:
                                f"{': ' + msg if msg else ''}{where(e)}"
                                + _explain(e, self.python2)) from None
 
-    def unpack(self, name, res, names, has_cache=True):
-        """The learner's return value as {name: float64 array} (and the cache)."""
+    def try_call(self, name, *args):
+        """(result, None), or (None, why) when the learner's function is absent or fails."""
+        if name not in self.fns:
+            return None, f"{name} is not defined"
+        try:
+            return self.call(name, *args), None
+        except LearnerError as e:
+            return None, str(e)
+
+    def unpack(self, name, res, names, has_cache=True, as_dict=False):
+        """The learner's return value as {name: float64 array} (and the cache); with
+        ``as_dict`` the value is a dict read by ``names`` (deeplearning.ai's gradients)."""
+        if as_dict:
+            res = self.from_dict(name, res, names)
         want = len(names) + has_cache
         got = res if isinstance(res, tuple) else (res,)
         if all(r is None for r in got):
@@ -130,6 +147,22 @@ class Checker:
                                    "not an array of numbers") from None
         return out, (got[-1] if has_cache else None)
 
+    def from_dict(self, name, res, names):
+        """The values of a returned dict, in the order of ``names``."""
+        listed = ", ".join(f'"{n}"' for n in names)
+        if not isinstance(res, dict):
+            what = "None" if res is None else f"a {type(res).__name__}"
+            raise LearnerError("error", f"{name} returns {what}; the assignment's {name} returns "
+                               f"its gradients as a dict with the keys {listed}")
+        missing = [n for n in names if n not in res]
+        if missing:
+            have = ", ".join(f'"{k}"' for k in res) or "none"
+            raise LearnerError("error", f"{name} returns a dict without the key"
+                               f"{'s' if len(missing) > 1 else ''} "
+                               f"{', '.join(repr(m) for m in missing)} (its keys: {have}); "
+                               f"the assignment's keys are {listed}")
+        return tuple(res[n] for n in names)
+
     def check_signature(self, fn, n, signature):
         p = params(self.fns[fn.name])
         if p is None or p.takes(n):
@@ -143,24 +176,27 @@ class Checker:
 
     # ---- in the learner's layout
     def to_learner(self, conv, arrays):
-        fam, lay = conv.family, conv.layout
-        return {k: lay.array(v, fam.axes_of(k)) for k, v in arrays.items()}
+        """{charlstm name: array} -> {the API's name: array in the learner's layout}."""
+        laid = conv.layout.arrays(arrays, conv.family.axes_of)
+        return {conv.api(k): v for k, v in laid.items()}
 
     def cases(self, conv):
         for j, sizes in enumerate(CASES):
             case = Case(*conv.layout.sizes(sizes), rng=np.random.default_rng(self.seed * 100 + j))
             yield case, conv.family.make(case)
 
-    def upstream(self, case, outs):
-        return {"d" + n: case.rng.standard_normal(v.shape) for n, v in outs.items()}
+    def upstream(self, case, conv, outs):
+        """A random gradient for each output the backward takes one of."""
+        return {"d" + n: case.rng.standard_normal(outs[n].shape) for n in conv.family.upstream_of}
 
     def forward(self, pair, conv, inp):
+        """The learner's forward on ``inp`` (charlstm's layout): {API name: output}, cache."""
         fam = conv.family
-        args = [conv.layout.array(inp[n], fam.axes_of(n)) for n in fam.inputs]
+        args = conv.arguments(self.to_learner(conv, {n: inp[n] for n in fam.inputs}))
         res = self.call(pair.forward.name, *args)
-        out, cache = self.unpack(pair.forward.name, res, fam.outputs, conv.cache)
+        out, cache = self.unpack(pair.forward.name, res, conv.output_names(), conv.cache)
         for k, v in out.items():                    # a scalar may come back as [loss]
-            if fam.axes_of(k) == () and v.size == 1:
+            if fam.axes_of(conv.own(k)) == () and v.size == 1:
                 out[k] = v.reshape(())
         return out, cache
 
@@ -173,8 +209,10 @@ class Checker:
                 up[n][...] = 0                      # the reference gets zeros too
             names = names[:len(names) - len(conv.optional)]
         lay = self.to_learner(conv, {n: up[n] for n in names if n != "cache"})
-        res = self.call(pair.backward.name, *[cache if n == "cache" else lay[n] for n in names])
-        return self.unpack(pair.backward.name, res, conv.family.grads, has_cache=False)[0]
+        res = self.call(pair.backward.name, *[cache if n == "cache" else lay[conv.api(n)]
+                                              for n in names])
+        return self.unpack(pair.backward.name, res, conv.grad_names(), has_cache=False,
+                           as_dict=conv.grads_as == "dict")[0]
 
     # ---- which convention
     def convention(self, pair, layout=None):
@@ -216,7 +254,7 @@ class Checker:
     def check_forward(self, pair, conv, rep):
         fn, fam = pair.forward, conv.family
         rep.convention = conv.label
-        self.check_signature(fn, len(fam.inputs), fn.signature)
+        self.check_signature(fn, conv.arity, fn.signature)
         rows, first = {}, None
         for case, inp in self.cases(conv):
             ref = self.to_learner(conv, fam.reference(inp))
@@ -227,13 +265,13 @@ class Checker:
         rep.rows = list(rows.values())
         case, inp, ref, got = first
         for out, (of, wrt) in fam.self_grads.items():     # a loss's dx vs finite differences
-            x = inp[wrt]
+            x, name = inp[wrt], conv.api(out)
 
             def loss():
-                return float(np.asarray(self.forward(pair, conv, inp)[0][of]).reshape(-1)[0])
-            if got[out].shape == conv.layout.array(x, fam.axes_of(wrt)).shape:
+                return float(np.asarray(self.forward(pair, conv, inp)[0][conv.api(of)]).reshape(-1)[0])
+            if got[name].shape == self.to_learner(conv, {out: x})[name].shape:
                 num = numeric_gradient(loss, x, FD_EPS, order=2)
-                rows[out].err_fd = rel_error(got[out], conv.layout.array(num, fam.axes_of(wrt)))
+                rows[name].err_fd = rel_error(got[name], self.to_learner(conv, {out: num})[name])
         self.diagnose(rep, pair, fn, conv, first)
 
     def check_backward(self, pair, conv, rep):
@@ -248,7 +286,7 @@ class Checker:
             lay_out = self.to_learner(conv, ref_out)
             if any(out[k].shape != lay_out[k].shape for k in out):
                 raise LearnerError("not checked", _not_checked(pair))
-            up = self.upstream(case, ref_out)
+            up = self.upstream(case, conv, ref_out)
             got = self.backward(pair, conv, up, cache)
             ref = self.to_learner(conv, fam.reference(inp, up))
             _compare(rows, ref, got)
@@ -261,14 +299,17 @@ class Checker:
 
         def objective():
             outs, _ = self.forward(pair, conv, inp)
-            return float(sum(np.sum(outs[n] * up_l["d" + n]) for n in fam.outputs))
+            return float(sum(np.sum(outs[conv.api(n)] * up_l[conv.api("d" + n)])
+                             for n in fam.upstream_of))
+        num = {g: numeric_gradient(objective, inp[g[1:]], FD_EPS, order=2)
+               for g in fam.grads if g[1:] in inp}
+        num = self.to_learner(conv, num) if len(num) == len(fam.grads) else {}
         for r in rep.rows:
-            arr = inp.get(r.name[1:])
-            axes = fam.axes_of(r.name[1:])
-            if arr is not None and got[r.name].shape == conv.layout.array(arr, axes).shape:
-                num = numeric_gradient(objective, arr, FD_EPS, order=2)
-                r.err_fd = rel_error(got[r.name], conv.layout.array(num, axes))
+            if r.name in num and got[r.name].shape == num[r.name].shape:
+                r.err_fd = rel_error(got[r.name], num[r.name])
         self.diagnose(rep, pair, fn, conv, first)
+        for probe in fn.probes:                 # the handout's own checks (its test cell), first
+            rep.findings[:0] = probe(self.try_call)
         fwd = pair.forward.name
         fd_agrees = all(r.err_fd is not None and r.err_fd < FD_RIGHT for r in rep.rows)
         if rep.status == "fail" and fd_agrees:
@@ -279,6 +320,77 @@ class Checker:
             rep.findings.append(Finding(None, [], (
                 f"Every gradient matches the reference, but not finite differences of your own "
                 f"{fwd}: this backward is right, and your {fwd} computes something else.")))
+
+    # ---- a loss over module globals, through check_gradients
+    def check_loss(self, spec, rep):
+        """Put the spec's globals in the learner's module, compare every output with the
+        reference, and every gradient with finite differences of the learner's own loss
+        (``check_gradients``, which shortens the sequence to where it first breaks)."""
+        fn, name = spec.function, spec.function.name
+        rep.convention = "the globals it reads supplied by charlstm"
+        self.check_signature(fn, arity(fn.signature), fn.signature)
+        values, seq, state = spec.setup(np.random.default_rng(self.seed))
+        module = getattr(self.fns[name], "__globals__", None)
+        if module is None:
+            raise LearnerError("error", f"{name} is not a Python function: its globals cannot be set")
+        saved = {k: module.get(k, _MISSING) for k in values}
+        module.update({k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in values.items()})
+
+        def run(*s):
+            return self.call(name, *s, *[v.copy() for v in state.values()])
+        try:
+            got = self.unpack(name, run(*seq), list(fn.outputs), has_cache=False)[0]
+            ref = spec.reference(values, *seq, **state)
+            rows = {}
+            _compare(rows, ref, got)
+            rep.rows = list(rows.values())
+            params = {w: module[w] for w in spec.weights}
+            grad_of = dict(spec.gradients)
+            try:
+                report = check_gradients(
+                    params, lambda *s: run(*s)[0],
+                    lambda *s: {grad_of[k]: v for k, v in zip(fn.outputs, run(*s)) if k in grad_of},
+                    sequence=seq, seed=self.seed)
+            except GradientCheckError as e:
+                raise LearnerError("error", str(e)) from None
+        finally:
+            for k, v in saved.items():
+                if v is _MISSING:
+                    module.pop(k, None)
+                else:
+                    module[k] = v
+        full = {p.name: p for p in report.lengths[-1].params} if report.lengths else \
+            {p.name: p for p in report.parameters}
+        for r in rep.rows:
+            p = full.get(grad_of.get(r.name))
+            if p is not None:
+                r.err_fd = p.max_rel_error if p.max_rel_error is not None else float("inf")
+        wrong_ref = [r.name for r in rep.rows if not r.ok]
+        rep.status = "pass" if report.ok and not wrong_ref else "fail"
+        rep.lengths = {"shortest_failing_length": report.shortest_failing_length,
+                       "checked": [{"length": r.length, "ok": r.ok,
+                                    "wrong": ["d" + n for n in r.failing()]} for r in report.lengths]}
+        given = ", ".join(f"{k} {v.shape}" if isinstance(v, np.ndarray) else f"{k} = {v}"
+                          for k, v in values.items())
+        rep.findings.append(Finding(None, [], (
+            f"charlstm put these globals in your module for the check (and put yours back "
+            f"after): {given}; inputs and targets of {len(seq[0])} ids.")))
+        if report.ok and wrong_ref:
+            rep.findings.append(Finding(None, wrong_ref, (
+                f"{', '.join(wrong_ref)} differ{'s' if len(wrong_ref) == 1 else ''} from the "
+                f"reference, yet every gradient agrees with finite differences of your own {name}: "
+                "the gradients are right for the loss you compute, and that loss is not the "
+                "one the handout's equations give. Look at the forward part.")))
+        if not report.ok:
+            lengths = ", ".join(f"{r.length} {'pass' if r.ok else 'FAIL'}" for r in report.lengths)
+            rep.findings.append(Finding("gradient_check", [p.name for p in report.parameters if not p.ok], (
+                f"Finite differences of your {name}, the sequence shortened to find where it breaks "
+                f"(lengths {lengths}):\n" + "\n".join(report.findings))))
+        wrong = {r.name for r in rep.rows if not r.ok or (r.err_fd is not None and r.err_fd >= FD_RIGHT)}
+        right = {r.name for r in rep.rows} - wrong
+        look = next((h.text for h in fn.hints if wrong and h.applies(wrong, right)), None)
+        if look:
+            rep.findings.append(Finding(None, sorted(wrong), f"Where to look: {look}."))
 
     # ---- what is wrong
     def diagnose(self, rep, pair, fn, conv, first):
@@ -316,12 +428,18 @@ class Checker:
             _, combo, direct, slips = best[0]
             rep.findings += slips
             if combo:
-                rep.findings += _mistake_findings(combo, direct, fn, step)
+                found = _mistake_findings(combo, direct, fn, step, self.api)
+                if step and not all(CATALOGUE[m].step for m, _ in combo):
+                    # a mistake in the loop: the line where it calls the step
+                    sites = loading.call_sites(self.fns[fn.name], step)
+                    if sites:
+                        found[0].text += "\n  where: " + "; ".join(sites[:2])
+                rep.findings += found
             # Two single mistakes can give the same numbers (in a sequence, a dnext_c reset
             # at every step is a dc without dnext_c): name each.
             for _, other, d, sl in best[1:]:
                 if len(other) == 1 and not sl and not slips:
-                    f = _mistake_findings(other, d, fn, step)[0]
+                    f = _mistake_findings(other, d, fn, step, self.api)[0]
                     f.text = "Equally (the same numbers): " + f.text[0].lower() + f.text[1:]
                     rep.findings.append(f)
             return
@@ -330,7 +448,7 @@ class Checker:
         for combo, v in singles:
             hits = [k for k in rest if close(got[k], v[k]) and not close(v[k], ref[k])]
             if hits:
-                f = _mistake_findings(combo, hits, fn, step)[0]
+                f = _mistake_findings(combo, hits, fn, step, self.api)[0]
                 f.text = "Partly explained: " + f.text
                 rep.findings.append(f)
                 rest = [k for k in rest if k not in hits]
@@ -357,15 +475,25 @@ def candidates(fn, conv):
     return out
 
 
-def _mistake_findings(combo, outputs, fn, step):
+def _mistake_findings(combo, outputs, fn, step, api):
     """A Finding per mistake in combo; the words go on the first."""
-    text = _mistake_text(combo, outputs, fn, step)
+    text = _mistake_text(combo, outputs, fn, step, api)
     return [Finding(m, outputs, text if j == 0 else "") for j, (m, _) in enumerate(combo)]
 
 
-def _mistake_text(combo, outputs, fn, step):
+def _words(mistake, detail, api):
+    """The catalogue's mistake in the API's own names (``api.WORDS``), when it has them."""
+    words = getattr(api, "WORDS", {}).get(mistake.id)
+    if words is None:
+        return mistake, detail
+    detail = getattr(api, "DETAILS", {}).get(mistake.id, lambda d: d)(detail)
+    what, equation, fix = words
+    return replace(mistake, what=what, equation=equation, fix=fix), detail
+
+
+def _mistake_text(combo, outputs, fn, step, api):
     """One paragraph: which outputs match which mistake(s), the equation, the fix."""
-    mistakes = [(CATALOGUE[m], d) for m, d in combo]
+    mistakes = [_words(CATALOGUE[m], d, api) for m, d in combo]
     whats = " and ".join(m.what.replace("{detail}", d) for m, d in mistakes)
     thing = "backward" if fn.kind == "backward" else "forward"
     lines = [f"{', '.join(outputs)} match{'es' if len(outputs) == 1 else ''} a {thing} in which {whats}."]
@@ -429,6 +557,12 @@ def slip(name, got, ref, case, fam):
                            f"{name}: has the right values in transposed order (shape {gs}, expected "
                            f"{exp}){same}.\n  fix: {fix}")
     extra = got.ndim - ref.ndim
+    if extra < 0 and got.size == ref.size and close(got.reshape(ref.shape), ref):
+        return Finding("keepdims", [name],
+                       f"{name}: has the right values without the axis of length 1 the API keeps "
+                       f"(shape {gs}, expected {exp}).\n"
+                       f"  fix: sum with keepdims=True (np.sum(..., keepdims=True)), or return "
+                       f"{name}.reshape{ref.shape}")
     if extra > 0 and got.size == ref.size and close(got.reshape(ref.shape), ref):
         ravel = f"{name}.ravel()" if ref.ndim == 1 else f"{name}.reshape{ref.shape}"
         return Finding("keepdims", [name],
@@ -523,6 +657,18 @@ def run(checker, only=()):
                 brep.status, brep.message = "not checked", _not_checked(pair)
         reports.append(brep)
     _blame_steps(checker, reports)
+    for spec in getattr(checker.api, "LOSSES", ()):
+        fn = spec.function
+        if only and fn.name not in only:
+            continue
+        rep = _new_report(checker, fn, broken)
+        if fn.name in checker.fns:
+            why = checker.stub(fn.name)
+            if why:
+                rep.message = why
+            else:
+                _guarded(checker, rep, checker.check_loss, spec, rep)
+        reports.append(rep)
     return reports
 
 

@@ -55,7 +55,11 @@ class Family:
     unavailable: frozenset = frozenset()    # mistakes this variant cannot show
     self_grads: dict = field(default_factory=dict)   # output -> (of output, wrt input)
     weight_inputs: dict = field(default_factory=lambda: dict(WEIGHT_INPUTS))  # dWx = x.T @ da
+    upstream: tuple = None         # the outputs the backward gets gradients of (None: all)
 
+    @property
+    def upstream_of(self):
+        return self.outputs if self.upstream is None else self.upstream
 
     def axes_of(self, name):
         """Axes of an input, output, gradient or upstream gradient."""
@@ -69,66 +73,104 @@ def _w(r, *shape, s=0.4):
 
 
 # =========================================================================== steps
+# ``readout``: the step also predicts, y = softmax(h @ Wy + by) over the vocabulary, as
+# deeplearning.ai's cells do (yt_pred); the backward takes no gradient of y (the
+# assignment's backward starts from da, after the softmax), so ``upstream`` leaves it out.
 
-def _rnn_step_make(c):
-    r, N, D, H = c.rng, c.N, c.D, c.H
-    return dict(x=_w(r, N, D, s=1), prev_h=_w(r, N, H, s=1), Wx=_w(r, D, H), Wh=_w(r, H, H), b=_w(r, H))
-
-
-def _rnn_step_ref(v, up=None):
-    h, cache = L.rnn_step_forward(*v.values())
-    if up is None:
-        return {"next_h": h}
-    return dict(zip(RNN_STEP.grads, L.rnn_step_backward(up["dnext_h"], cache)))
+def softmax_rows(z):
+    """softmax over the last axis (stable)."""
+    e = np.exp(z - z.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
 
 
-def _rnn_step_naive(v, up=None, k={}):
-    if up is None:
-        return {"next_h": M.rnn_step(*v.values(), k=k)}
-    return M.rnn_step(*v.values(), up["dnext_h"], k=k)[1]
+def _with_readout(make, readout):
+    """make(case) plus Wy (H, V) and by (V,) when ``readout``, drawn after the rest."""
+    if not readout:
+        return make
+
+    def make_readout(c):
+        return dict(make(c), Wy=_w(c.rng, c.H, c.V, s=1), by=_w(c.rng, c.V))
+    return make_readout
+
+
+def _predict(v, h):
+    return softmax_rows(h @ v["Wy"] + v["by"])
 
 
 _STEP_AXES = {"x": ("N", "D"), "prev_h": ("N", "H"), "prev_c": ("N", "H"), "Wx": ("D", "G"),
-              "Wh": ("H", "G"), "b": ("G",), "next_h": ("N", "H"), "next_c": ("N", "H")}
-
-RNN_STEP = Family("rnn_step", ("x", "prev_h", "Wx", "Wh", "b"), ("next_h",),
-                  ("dx", "dprev_h", "dWx", "dWh", "db"), _STEP_AXES,
-                  _rnn_step_make, _rnn_step_ref, _rnn_step_naive)
+              "Wh": ("H", "G"), "b": ("G",), "next_h": ("N", "H"), "next_c": ("N", "H"),
+              "Wy": ("H", "V"), "by": ("V",), "y": ("N", "V")}
 
 
-def _lstm_step_make(c):
-    r, N, D, H = c.rng, c.N, c.D, c.H
-    return dict(x=_w(r, N, D, s=1), prev_h=_w(r, N, H, s=1), prev_c=_w(r, N, H, s=1),
-                Wx=_w(r, D, 4 * H), Wh=_w(r, H, 4 * H), b=_w(r, 4 * H))
+def rnn_step(readout=False):
+    """One tanh-RNN step: next_h = tanh(x @ Wx + prev_h @ Wh + b)."""
+    def make(c):
+        r, N, D, H = c.rng, c.N, c.D, c.H
+        return dict(x=_w(r, N, D, s=1), prev_h=_w(r, N, H, s=1), Wx=_w(r, D, H), Wh=_w(r, H, H), b=_w(r, H))
+
+    def reference(v, up=None):
+        h, cache = L.rnn_step_forward(v["x"], v["prev_h"], v["Wx"], v["Wh"], v["b"])
+        if up is None:
+            return dict(next_h=h, y=_predict(v, h)) if readout else {"next_h": h}
+        return dict(zip(fam.grads, L.rnn_step_backward(up["dnext_h"], cache)))
+
+    def naive(v, up=None, k={}):
+        args = (v["x"], v["prev_h"], v["Wx"], v["Wh"], v["b"])
+        if up is None:
+            h = M.rnn_step(*args, k=k)
+            return dict(next_h=h, y=_predict(v, h)) if readout else {"next_h": h}
+        return M.rnn_step(*args, up["dnext_h"], k=k)[1]
+
+    inputs = ("x", "prev_h", "Wx", "Wh", "b") + (("Wy", "by") if readout else ())
+    fam = Family("rnn_step", inputs, ("next_h", "y") if readout else ("next_h",),
+                 ("dx", "dprev_h", "dWx", "dWh", "db"), _STEP_AXES, _with_readout(make, readout),
+                 reference, naive, upstream=("next_h",))
+    return fam
 
 
-def _lstm_step_ref(v, up=None):
-    h, c, cache = L.lstm_step_forward(*v.values())
-    if up is None:
-        return {"next_h": h, "next_c": c}
-    return dict(zip(LSTM_STEP.grads, L.lstm_step_backward(up["dnext_h"], up["dnext_c"], cache)))
+def lstm_step(readout=False):
+    """One LSTM step, gates fused in the order i, f, o, g (see catalogue.lstm_step)."""
+    def make(c):
+        r, N, D, H = c.rng, c.N, c.D, c.H
+        return dict(x=_w(r, N, D, s=1), prev_h=_w(r, N, H, s=1), prev_c=_w(r, N, H, s=1),
+                    Wx=_w(r, D, 4 * H), Wh=_w(r, H, 4 * H), b=_w(r, 4 * H))
+
+    def args(v):
+        return v["x"], v["prev_h"], v["prev_c"], v["Wx"], v["Wh"], v["b"]
+
+    def reference(v, up=None):
+        h, c, cache = L.lstm_step_forward(*args(v))
+        if up is None:
+            return dict(next_h=h, next_c=c, **({"y": _predict(v, h)} if readout else {}))
+        return dict(zip(fam.grads, L.lstm_step_backward(up["dnext_h"], up["dnext_c"], cache)))
+
+    def naive(v, up=None, k={}):
+        if up is None:
+            h, c = M.lstm_step(*args(v), k=k)
+            return dict(next_h=h, next_c=c, **({"y": _predict(v, h)} if readout else {}))
+        return M.lstm_step(*args(v), up["dnext_h"], up["dnext_c"], k=k)[1]
+
+    inputs = ("x", "prev_h", "prev_c", "Wx", "Wh", "b") + (("Wy", "by") if readout else ())
+    fam = Family("lstm_step", inputs, ("next_h", "next_c") + (("y",) if readout else ()),
+                 ("dx", "dprev_h", "dprev_c", "dWx", "dWh", "db"), _STEP_AXES,
+                 _with_readout(make, readout), reference, naive, upstream=("next_h", "next_c"))
+    return fam
 
 
-def _lstm_step_naive(v, up=None, k={}):
-    if up is None:
-        return dict(zip(("next_h", "next_c"), M.lstm_step(*v.values(), k=k)))
-    return M.lstm_step(*v.values(), up["dnext_h"], up["dnext_c"], k=k)[1]
-
-
-LSTM_STEP = Family("lstm_step", ("x", "prev_h", "prev_c", "Wx", "Wh", "b"), ("next_h", "next_c"),
-                   ("dx", "dprev_h", "dprev_c", "dWx", "dWh", "db"), _STEP_AXES,
-                   _lstm_step_make, _lstm_step_ref, _lstm_step_naive)
+RNN_STEP, LSTM_STEP = rnn_step(), lstm_step()
 
 
 # =========================================================================== sequences
 
 _SEQ_AXES = {"x": ("N", "T", "D"), "h0": ("N", "H"), "c0": ("N", "H"), "Wx": ("D", "G"),
-             "Wh": ("H", "G"), "b": ("G",), "h": ("N", "T", "H"), "hT": ("N", "H"), "cT": ("N", "H")}
+             "Wh": ("H", "G"), "b": ("G",), "h": ("N", "T", "H"), "hT": ("N", "H"), "cT": ("N", "H"),
+             "c": ("N", "T", "H"), "Wy": ("H", "V"), "by": ("V",), "y": ("N", "T", "V")}
 
 
-def rnn(final=False):
-    """A tanh RNN over T steps; ``final``: the last hidden state is returned too (hT)."""
-    outputs = ("h", "hT") if final else ("h",)
+def rnn(final=False, readout=False):
+    """A tanh RNN over T steps; ``final``: the last hidden state is returned too (hT);
+    ``readout``: every step's prediction y (N, T, V) too."""
+    outputs = ("h",) + (("y",) if readout else ()) + (("hT",) if final else ())
 
     def make(c):
         r, N, T, D, H = c.rng, c.N, c.T, c.D, c.H
@@ -137,24 +179,30 @@ def rnn(final=False):
     def reference(v, up=None):
         h, hT, cache = L.rnn_forward(v["x"], v["h0"], v["Wx"], v["Wh"], v["b"])
         if up is None:
-            return {"h": np.array(h), "hT": hT} if final else {"h": np.array(h)}
+            out = {"h": np.array(h), "y": _predict(v, np.array(h)) if readout else None, "hT": hT}
+            return {n: out[n] for n in outputs}
         g = L.rnn_backward(up["dh"], cache, up.get("dhT"))
         return dict(zip(fam.grads, (np.array(a) for a in g)))
 
     def naive(v, up=None, k={}):
         return _sequence(M.rnn_step, v, up, k, (v["h0"],), outputs, fam.grads)
 
-    fam = Family("rnn", ("x", "h0", "Wx", "Wh", "b"), outputs, ("dx", "dh0", "dWx", "dWh", "db"),
-                 _SEQ_AXES, make, reference, naive,
-                 frozenset() if final else frozenset({"seq_final_state_ignored"}))
+    inputs = ("x", "h0", "Wx", "Wh", "b") + (("Wy", "by") if readout else ())
+    fam = Family("rnn", inputs, outputs, ("dx", "dh0", "dWx", "dWh", "db"),
+                 _SEQ_AXES, _with_readout(make, readout), reference, naive,
+                 frozenset() if final else frozenset({"seq_final_state_ignored"}),
+                 upstream=tuple(n for n in outputs if n != "y"))
     return fam
 
 
-def lstm(c0=False, final=False):
+def lstm(c0=False, final=False, readout=False, cells=False):
     """An LSTM over T steps; ``c0``: the initial cell state is an input (else zero);
-    ``final``: the last hidden and cell states are returned too (hT, cT)."""
+    ``final``: the last hidden and cell states are returned too (hT, cT); ``readout``: every
+    step's prediction y (N, T, V); ``cells``: every step's cell state c (N, T, H)."""
     inputs = ("x", "h0", "c0", "Wx", "Wh", "b") if c0 else ("x", "h0", "Wx", "Wh", "b")
-    outputs = ("h", "hT", "cT") if final else ("h",)
+    inputs += ("Wy", "by") if readout else ()
+    outputs = (("h",) + (("y",) if readout else ()) + (("c",) if cells else ())
+               + (("hT", "cT") if final else ()))
     grads = ("dx", "dh0", "dc0", "dWx", "dWh", "db") if c0 else ("dx", "dh0", "dWx", "dWh", "db")
 
     def make(c):
@@ -168,8 +216,12 @@ def lstm(c0=False, final=False):
         c_0 = v.get("c0", np.zeros_like(v["h0"]))
         h, hT, cT, cache = L.lstm_forward(v["x"], v["h0"], c_0, v["Wx"], v["Wh"], v["b"])
         if up is None:
-            out = {"h": np.array(h)}
-            return dict(out, hT=hT, cT=cT) if final else out
+            out = {"h": np.array(h), "hT": hT, "cT": cT}
+            if readout:
+                out["y"] = _predict(v, out["h"])
+            if cells:
+                out["c"] = _cell_states(v, c_0)
+            return {n: out[n] for n in outputs}
         dx, dh0, dc0, dWx, dWh, db = L.lstm_backward(up["dh"], cache, up.get("dhT"), up.get("dcT"))
         g = {"dx": np.array(dx), "dh0": dh0, "dc0": dc0, "dWx": dWx, "dWh": dWh, "db": db}
         return {k: g[k] for k in grads}
@@ -178,16 +230,32 @@ def lstm(c0=False, final=False):
         state0 = (v["h0"], v.get("c0", np.zeros_like(v["h0"])))
         return _sequence(M.lstm_step, v, up, k, state0, outputs, grads)
 
-    return Family("lstm", inputs, outputs, grads, _SEQ_AXES, make, reference, naive,
-                  frozenset() if final else frozenset({"seq_final_state_ignored"}))
+    return Family("lstm", inputs, outputs, grads, _SEQ_AXES, _with_readout(make, readout),
+                  reference, naive, frozenset() if final else frozenset({"seq_final_state_ignored"}),
+                  upstream=tuple(n for n in outputs if n not in ("y", "c")))
+
+
+def _cell_states(v, c_0):
+    """c (N, T, H): the cell state after every step, by charlstm's step function."""
+    h, c, cs = v["h0"], c_0, []
+    for t in range(v["x"].shape[1]):
+        h, c, _ = L.lstm_step_forward(v["x"][:, t], h, c, v["Wx"], v["Wh"], v["b"])
+        cs.append(c)
+    return np.stack(cs, axis=1)
 
 
 def _sequence(step, v, up, k, state0, outputs, grads):
     weights = (v["Wx"], v["Wh"], v["b"])
     if up is None:
-        h, last = M.sequence(step, v["x"], state0, weights, k=k)
-        return dict(zip(outputs, (h, *last)))
-    dT = [up["d" + n] for n in outputs[1:]] if len(outputs) > 1 else None
+        h, states = M.sequence(step, v["x"], state0, weights, k=k, every_state=True)
+        out = {"h": h, "hT": states[-1][0]}
+        if len(states[-1]) > 1:
+            out["cT"] = states[-1][1]
+            out["c"] = np.stack([s[1] for s in states], axis=1)
+        if "y" in outputs:
+            out["y"] = _predict(v, h)
+        return {n: out[n] for n in outputs}
+    dT = [up["d" + n] for n in outputs if n in ("hT", "cT")] or None
     _, g = M.sequence(step, v["x"], state0, weights, up["dh"], dT, k=k)
     return {n: g[n] for n in grads}
 

@@ -25,6 +25,7 @@ import inspect
 import io
 import json
 import linecache
+import re
 import signal
 import sys
 import textwrap
@@ -107,6 +108,8 @@ class Skipped:
     statement: str       # its first line, shortened
     reason: str
     at: tuple = ()       # (cell, line) for sorting
+    defines: tuple = ()  # the names it would have defined
+    follows: bool = False   # a NameError on a name only a skipped statement before it defines
 
     def text(self):
         return f"{self.where}: {self.statement}: {self.reason}, skipped"
@@ -122,6 +125,8 @@ class Loaded:
     broken: dict = field(default_factory=dict)     # def name -> why it does not compile
     python2: python2.Rewritten | None = None
     ran: int = 0                                   # statements that ran
+    shipped: dict = field(default_factory=dict)    # module -> {name: helper} or None (see load)
+    supplied: list = field(default_factory=list)   # Skipped-like: a shipped module stood in for
 
     def notes(self):
         """One line each: Python 2, magics left out; the skipped statements follow."""
@@ -134,6 +139,7 @@ class Loaded:
             what = [w for w in what if w]
             words = ", ".join(what[:-1]) + " and " + what[-1] if len(what) > 1 else what[0]
             out.append(f"Python 2 code: charlstm check runs Python 3, so it read {words}.")
+        out += [f"{s.where}: {s.statement}: {s.reason}." for s in self.supplied]
         return out
 
     def to_dict(self):
@@ -142,12 +148,19 @@ class Loaded:
                 "python2": bool(p2 and p2.python2),
                 "rewritten": {"print": p2.prints, "except": p2.excepts, "xrange": p2.xrange}
                 if p2 and p2.python2 else {},
-                "skipped": [{"where": s.where, "statement": s.statement, "reason": s.reason}
-                            for s in self.skipped]}
+                "skipped": [{"where": s.where, "statement": s.statement, "reason": s.reason,
+                             "after_a_skipped_definition": s.follows}
+                            for s in self.skipped],
+                "supplied": [{"where": s.where, "statement": s.statement, "reason": s.reason}
+                             for s in self.supplied]}
 
 
-def load(path, timeout=TIMEOUT):
-    """Load a learner's .py file or .ipynb notebook; ``ImportFailed`` only if nothing loads."""
+def load(path, timeout=TIMEOUT, shipped=None):
+    """Load a learner's .py file or .ipynb notebook; ``ImportFailed`` only if nothing loads.
+
+    shipped: {module: {name: helper}, or None}: the files an assignment ships beside the
+    learner's (deeplearning.ai's rnn_utils); when one is imported and is not here, its
+    helpers are supplied (a module of None, the assignment's own tests, is skipped)."""
     path = Path(path)
     if not path.is_file():
         raise ImportFailed(f"{path}: no such file. Give the path of your .py file or notebook "
@@ -159,12 +172,14 @@ def load(path, timeout=TIMEOUT):
     name = f"_charlstm_learner_{abs(hash(str(path.resolve())))}"
     module = ModuleType(name)
     module.__file__ = str(path)
-    loaded = Loaded(module, path.name, notebook=path.suffix == ".ipynb")
+    loaded = Loaded(module, path.name, notebook=path.suffix == ".ipynb", shipped=dict(shipped or {}))
     if loaded.notebook:
         pieces = [(f"{path}#cell{k}", f"cell {k}, ", src, k) for k, src in _cells(path, data, loaded.skipped)]
     else:
         pieces = [(str(path.resolve()), "", _decode(path, data), 0)]
-    sys.path.insert(0, str(path.parent.resolve()))
+    here = str(path.parent.resolve())
+    sys.path.insert(0, here)
+    modules = set(sys.modules)
     stdin = sys.stdin
     try:
         sys.stdin = io.StringIO()                   # input() at the top level: EOFError
@@ -175,7 +190,13 @@ def load(path, timeout=TIMEOUT):
     finally:
         sys.stdin = stdin
         with contextlib.suppress(ValueError):
-            sys.path.remove(str(path.parent.resolve()))
+            sys.path.remove(here)
+        # The learner's own modules beside the file (rnn_utils.py) stay theirs: forgotten by
+        # Python, so the next file checked in this process imports its own neighbours.
+        for name in set(sys.modules) - modules:
+            where = getattr(sys.modules[name], "__file__", None) or ""
+            if str(Path(where).resolve()).startswith(here + "/"):
+                del sys.modules[name]
     loaded.skipped.sort(key=lambda x: x.at)
     if loaded.ran == 0 and loaded.skipped:
         s = loaded.skipped[0]
@@ -184,17 +205,17 @@ def load(path, timeout=TIMEOUT):
     return loaded
 
 
-def load_file(path, timeout=TIMEOUT):
+def load_file(path, timeout=TIMEOUT, shipped=None):
     """The learner's file as a module (see ``load``)."""
-    return load(path, timeout).module
+    return load(path, timeout, shipped).module
 
 
-def namespace(source, functions, timeout=TIMEOUT):
+def namespace(source, functions, timeout=TIMEOUT, shipped=None):
     """({name: object}, Loaded or None) from a file path, a module, a namespace and/or
     keyword functions."""
     loaded = None
     if isinstance(source, (str, Path)):
-        loaded = load(source, timeout)
+        loaded = load(source, timeout, shipped)
         source = loaded.module
     ns = dict(vars(source)) if isinstance(source, ModuleType) else dict(source or {})
     ns.update(functions)
@@ -249,6 +270,12 @@ def _run_piece(loaded, filename, prefix, src, timeout, flags, cell=0):
             if name:
                 loaded.broken[name] = _syntax(e, filename)
             continue
+        if _endless(node):
+            loaded.skipped.append(Skipped(
+                f"{prefix}line {lineno}", statement,
+                "a loop that never ends (no break), so it was not run (a training loop at the top "
+                "level? put it under `if __name__ == \"__main__\":`)", (cell, lineno)))
+            continue
         if isinstance(node, ast.ImportFrom) and node.module == "__future__":
             for alias in node.names:
                 feature = getattr(__future__, alias.name, None)
@@ -265,9 +292,16 @@ def _run_piece(loaded, filename, prefix, src, timeout, flags, cell=0):
         except KeyboardInterrupt:
             raise
         except BaseException as e:                  # the learner's own error, SystemExit too
+            here = f"{prefix}line {lineno}"
+            supplied = _supply(loaded, node, e)
+            if supplied:
+                (loaded.supplied if supplied[0] else loaded.skipped).append(
+                    Skipped(here, statement, supplied[1], (cell, lineno)))
+                continue
             msg = str(e).splitlines()[0] if str(e) else ""
             loaded.skipped.append(Skipped(f"{prefix}line {lineno}", statement,
-                                          f"{type(e).__name__}{': ' + msg if msg else ''}", (cell, lineno)))
+                                          f"{type(e).__name__}{': ' + msg if msg else ''}", (cell, lineno),
+                                          defines=_targets(node), follows=_follows(loaded, e)))
             continue
         loaded.ran += 1
         for d in ast.walk(node):
@@ -275,6 +309,71 @@ def _run_piece(loaded, filename, prefix, src, timeout, flags, cell=0):
                 first_line = min([d.lineno] + [x.lineno for x in d.decorator_list])
                 _DEFS[(filename, first_line)] = d
     return flags
+
+
+def _targets(node):
+    """The names a top-level statement defines (assigned, imported, def, class)."""
+    out = []
+    for n in ast.walk(node):
+        if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store):
+            out.append(n.id)
+        elif isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            out.append(n.name)
+        elif isinstance(n, ast.alias):
+            out.append((n.asname or n.name).split(".")[0])
+    return tuple(out)
+
+
+def _follows(loaded, e):
+    """A NameError on a name that only a statement skipped before this one would define."""
+    name = getattr(e, "name", None)
+    return (type(e) is NameError and name is not None and name not in loaded.module.__dict__
+            and any(name in s.defines for s in loaded.skipped))
+
+
+def _endless(node):
+    """A top-level ``while True:`` (or ``while 1:``) with no break of its own: it can only
+    stop by an exception, so running it would only wait for the time limit (min-char-rnn
+    trains forever at the bottom of its file)."""
+    if not (isinstance(node, ast.While) and isinstance(node.test, ast.Constant) and node.test.value):
+        return False
+    todo = list(node.body)
+    while todo:
+        n = todo.pop()
+        if isinstance(n, ast.Break):
+            return False
+        if not isinstance(n, (ast.For, ast.AsyncFor, ast.While, ast.FunctionDef,
+                              ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)):
+            todo += list(ast.iter_child_nodes(n))
+        elif isinstance(n, (ast.For, ast.AsyncFor, ast.While)):
+            todo += n.orelse                # a break in an inner loop's else ends this one
+    return True
+
+
+def _supply(loaded, node, e):
+    """(True, why) when a shipped module that is not here was imported and its helpers
+    were put in the learner's namespace; (False, why) for a shipped test module, skipped;
+    None for any other error."""
+    name = getattr(e, "name", None)
+    if not isinstance(e, ModuleNotFoundError) or name not in loaded.shipped or \
+            not isinstance(node, (ast.Import, ast.ImportFrom)):
+        return None
+    helpers = loaded.shipped[name]
+    if helpers is None:
+        return False, f"{name}.py, the assignment's own tests, is not here"
+    ns = loaded.module.__dict__
+    for alias in node.names:
+        if isinstance(node, ast.ImportFrom) and alias.name == "*":
+            ns.update(helpers)
+        elif isinstance(node, ast.ImportFrom) and alias.name in helpers:
+            ns[alias.asname or alias.name] = helpers[alias.name]
+        elif isinstance(node, ast.Import) and alias.name == name:
+            mod = ModuleType(name)
+            mod.__dict__.update(helpers)
+            ns[alias.asname or name] = mod
+    names = list(helpers)
+    listed = ", ".join(names[:-1]) + " and " + names[-1] if len(names) > 1 else names[0]
+    return True, f"{name}.py is not here, so charlstm supplied the assignment's {listed}"
 
 
 def _syntax(e, filename):
@@ -416,6 +515,8 @@ def stub(fn):
     node = definition(fn)
     if node is None:
         return None
+    if _placeholders_only(fn, node):
+        return "the starter's None placeholders between START CODE HERE and END CODE HERE"
     assigned, returned = set(), []
     for s in node.body:
         if isinstance(s, ast.Pass) or (isinstance(s, ast.Expr) and isinstance(s.value, ast.Constant)):
@@ -443,6 +544,43 @@ def stub(fn):
         return (f"the starter's placeholder body, which returns {', '.join(never)} without "
                 f"assigning {'it' if len(never) == 1 else 'them'} (a NameError when called)")
     return "the starter's placeholder body (it returns None)"
+
+
+def source(filename):
+    """The text of a loaded file (or cell), as it was run."""
+    src = _SOURCES.get(filename, (None, ""))[0]
+    return src if src is not None else "".join(linecache.getlines(filename))
+
+
+def call_sites(fn, callee):
+    """'cell 16, line 31: gradients = lstm_cell_backward(da[:, :, t], ...)' for each line of a
+    learner's function that calls ``callee``."""
+    node, code = definition(fn), getattr(fn, "__code__", None)
+    if node is None or code is None:
+        return []
+    src = _SOURCES.get(code.co_filename, (None, ""))[0]
+    lines = src.splitlines() if src else linecache.getlines(code.co_filename)
+    found = sorted({n.lineno for n in ast.walk(node)
+                    if isinstance(n, ast.Call) and _name(n.func) == callee})
+    return [f"{place(code.co_filename, k)}: {lines[k - 1].strip()}" for k in found if k <= len(lines)]
+
+
+_CODE_HERE = re.compile(r"#+\s*START CODE HERE[^\n]*\n(.*?)#+\s*END CODE HERE", re.S)
+
+
+def _placeholders_only(fn, node):
+    """True when the function has START CODE HERE / END CODE HERE blocks (deeplearning.ai's
+    starters) and every line of code in them still holds a None placeholder
+    (``a_next = None``, ``for t in range(None):``)."""
+    code = getattr(fn, "__code__", None)
+    if code is None or getattr(node, "end_lineno", None) is None:
+        return False
+    src = _SOURCES.get(code.co_filename, (None, ""))[0]
+    lines = src.splitlines() if src else linecache.getlines(code.co_filename)
+    blocks = _CODE_HERE.findall("\n".join(lines[node.lineno - 1:node.end_lineno]) + "\n")
+    code_lines = [ln.strip() for b in blocks for ln in b.splitlines()
+                  if ln.strip() and not ln.strip().startswith("#")]
+    return bool(blocks) and all(re.search(r"\bNone\b", ln) for ln in code_lines)
 
 
 def _name(node):

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
@@ -56,6 +57,7 @@ class FunctionReport:
     message: str = ""
     kind: str = "forward"
     provided: bool = False             # the starter file ships it written
+    lengths: dict | None = None        # a check over sequence prefixes: shortest failing, checked
 
     @property
     def implemented(self):
@@ -69,7 +71,8 @@ class FunctionReport:
                 "max_rel_error_vs_finite_diff": {r.name: r.err_fd for r in self.rows
                                                  if r.err_fd is not None},
                 "diagnosis": [f.id for f in self.findings if f.id],
-                "message": self.message or None}
+                "message": self.message or None,
+                **({"sequence_lengths": self.lengths} if self.lengths is not None else {})}
 
     def text(self):
         if self.status == "not implemented":
@@ -79,7 +82,8 @@ class FunctionReport:
         lines = [f"{self.name}  ({label})" if label else self.name]
         if self.rows:
             fd = self.kind == "backward" or any(r.err_fd is not None for r in self.rows)
-            lines.append(f"  {'output':<9} {'shape':<10} {'vs charlstm':>12}"
+            w = max([9] + [len(r.name) for r in self.rows])
+            lines.append(f"  {'output':<{w}} {'shape':<10} {'vs charlstm':>12}"
                          + (f" {'vs finite diff':>15}" if fd else "") + "  result")
             for r in self.rows:
                 shape = "x".join(map(str, r.shape)) or "scalar"
@@ -88,7 +92,7 @@ class FunctionReport:
                 if r.got_shape is not None and r.got_shape != r.shape:
                     res = f"FAIL (shape {'x'.join(map(str, r.got_shape)) or 'scalar'})"
                 fdc = "" if not fd else f" {'-' if r.err_fd is None else format(r.err_fd, '.1e'):>15}"
-                lines.append(f"  {r.name:<9} {shape:<10} {ref:>12}{fdc}  {res}")
+                lines.append(f"  {r.name:<{w}} {shape:<10} {ref:>12}{fdc}  {res}")
         if self.message:
             lines.append(f"  {self.message}")
         for f in self.findings:
@@ -112,6 +116,7 @@ class Report:
     printed: int = 0
     loaded: object = None
     asked: frozenset = frozenset()      # names the caller asked for (--only, by keyword)
+    api: str = ""                       # the API the functions were checked as (apis.APIS)
 
     @property
     def checked(self):
@@ -142,8 +147,9 @@ class Report:
         parts += [f"{len(unchecked)} not checked"] if unchecked else []
         line = ", ".join(parts + [f"{len(todo)} not implemented yet"])
         if not self.checked:
-            return (f"{line}. Nothing is implemented yet: replace a `raise NotImplementedError` "
-                    "(or a `pass`) with your code and run the check again.")
+            return (f"{line}. Nothing is implemented yet: replace the starter's placeholders "
+                    "(`raise NotImplementedError`, `pass`, `= None`) with your code and run the "
+                    "check again.")
         if failed:
             return f"{line}. Fix the first failing function first: later ones often call it."
         if unchecked:
@@ -159,12 +165,16 @@ class Report:
         if self.loaded is None:
             return []
         out = list(self.loaded.notes())
-        skipped = self.loaded.skipped
+        skipped = [x for x in self.loaded.skipped if not x.follows]
+        after = [x.where for x in self.loaded.skipped if x.follows]
         if skipped:
             out.append("Skipped while loading (the rest of the file was loaded):")
             out += ["  " + x.text() for x in skipped[:_SHOWN]]
             if len(skipped) > _SHOWN:
                 out.append(f"  ... and {len(skipped) - _SHOWN} more (--json lists them all)")
+        if after:
+            out.append(f"  and {len(after)} statement{'s' if len(after) > 1 else ''} that need a name "
+                       f"only a skipped one defines (NameError), skipped too: {', '.join(after)}")
         return out
 
     def text(self):
@@ -185,7 +195,7 @@ class Report:
     __str__ = text
 
     def to_json(self):
-        return json.dumps({"source": self.source, "ok": self.ok,
+        return json.dumps({"source": self.source, "ok": self.ok, "api": self.api or None,
                            "loading": self.loaded.to_dict() if self.loaded is not None else None,
                            "functions": [f.to_dict() for f in self.functions]}, indent=1)
 
@@ -202,3 +212,60 @@ class Report:
                 "</th><th>diagnosis</th></tr>" + "".join(rows) + "</table>"
                 f"<p>{html.escape(self.summary())}</p>")
 
+
+
+@dataclass
+class Unknown:
+    """A file (or namespace) that defines none of the APIs ``charlstm check`` knows: what
+    it defines, and an adapter for ``check_gradients`` built from that. Nothing is checked,
+    so it is never a pass: exit status 2, as for a file that cannot be loaded at all."""
+    source: str
+    found: list                         # adapter.Defined, in the order the file defines them
+    adapter: str
+    known: list                         # (the API's title, a few of its function names)
+    loaded: object = None
+    near: list = field(default_factory=list)    # (name, its signature, API title, API signature)
+    functions: list = field(default_factory=list)
+    ok = False
+    exit_code = 2
+    checked = graded = ()
+
+    def summary(self):
+        return ("Nothing was checked (exit status 2): fill in the adapter and run it, or name "
+                "your functions as one of those APIs does.")
+
+    def text(self):
+        name = Path(self.source).name if self.source else "your namespace"
+        known = "; ".join(f"{t} ({', '.join(n)}, ...)" for t, n in self.known)
+        out = [f"Checking {self.source or name}",
+               f"{name} defines none of the functions of the APIs charlstm check knows: {known}."]
+        out += [f"{have} is not {title}'s {theirs}, so it was not checked as that."
+                for _, have, title, theirs in self.near]
+        if self.loaded is not None:
+            out += Report([], loaded=self.loaded).notes()
+        out.append("")
+        if self.found:
+            out.append("It defines:")
+            out += ["  " + d.text() for d in self.found]
+        else:
+            out.append("It defines no classes or functions.")
+        out += ["", "charlstm.check_gradients(params, loss, grads, sequence) checks any hand-written "
+                "gradient against finite\ndifferences of your own loss and says which parameter, "
+                "gate and step is wrong. An adapter\nbuilt from what your file defines (fill in "
+                "each `...`; docs/check-gradients.md has worked ones):", ""]
+        out += ["    " + ln for ln in self.adapter.splitlines()]
+        out += ["", self.summary()]
+        return "\n".join(out)
+
+    __str__ = text
+
+    def to_json(self):
+        return json.dumps({"source": self.source, "ok": False, "api": None, "checked": False,
+                           "loading": self.loaded.to_dict() if self.loaded is not None else None,
+                           "defines": [{"kind": d.kind, "name": d.name, "signature": d.signature,
+                                        "methods": [m for m, _ in d.methods]} for d in self.found],
+                           "adapter": self.adapter, "functions": []}, indent=1)
+
+    def _repr_html_(self):
+        import html
+        return f"<pre>{html.escape(self.text())}</pre>"

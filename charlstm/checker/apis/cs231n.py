@@ -19,6 +19,7 @@ from .. import families as F
 from . import BATCH_FIRST, TIME_MAJOR, UNBATCHED, Convention, Function, Pair, hint
 
 NAME = "cs231n"
+TITLE = "cs231n rnn_layers.py"
 
 
 def _fn(name, signature, outputs, doc, kind="forward", mistakes=(), provided=False):
