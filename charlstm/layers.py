@@ -26,6 +26,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import fused                                    # optional compiled LSTM steps (numba)
+
 
 # --------------------------------------------------------------------------- helpers
 
@@ -453,7 +455,6 @@ def lstm_forward(x, h0, c0, Wx, Wh, b, ws=None):
     pre = _empty(ws, "pre", (4 * H, T, N), dt)         # k (Wx^T x_t + b), every step
     X = _input_projection(x, Wx * k, b * k, pre)
     gates = _empty(ws, "gates", (T, 4 * H, N), dt)
-    np.copyto(gates, pre.transpose(1, 0, 2))           # one pass, then contiguous per step
     WhkT = _empty(ws, "WhkT", (4 * H, H), dt)
     np.multiply(Wh.T, k[:, None], out=WhkT)
     ht = _empty(ws, "ht", (T + 1, H, N), dt)           # ht[0] = h0, ht[t+1] = h_t
@@ -461,6 +462,17 @@ def lstm_forward(x, h0, c0, Wx, Wh, b, ws=None):
     tcs = _empty(ws, "tcs", (T, H, N), dt)             # tanh(c_t)
     ht[0], cs[0] = h0.T, c0.T
     tmp = np.empty((4 * H, N), dtype=dt)
+    hs = _empty(ws, "hs", (H, T + 1, N), dt)           # feature-major: hs[:, t] = ht[t]
+    kernels = fused.lstm_kernels(dt)
+    if kernels is not None:                            # the same loop, one compiled call a step
+        step = kernels[0]
+        hs[:, 0] = h0.T
+        for t in range(T):
+            np.matmul(WhkT, ht[t], out=tmp)
+            step(pre, tmp, cs, gates, tcs, ht, hs, t)
+        cache = (X, hs, cs, tcs, gates, Wx, Wh, ws)
+        return _logical(hs[:, 1:]), ht[T].T.copy(), cs[T].T.copy(), cache
+    np.copyto(gates, pre.transpose(1, 0, 2))           # one pass, then contiguous per step
     ig = np.empty((H, N), dtype=dt)
     for t in range(T):
         a = gates[t]
@@ -477,7 +489,6 @@ def lstm_forward(x, h0, c0, Wx, Wh, b, ws=None):
         c += ig
         np.tanh(c, out=tcs[t])                         # h_t = o * tanh(c_t)
         np.multiply(o, tcs[t], out=ht[t + 1])
-    hs = _empty(ws, "hs", (H, T + 1, N), dt)           # feature-major: hs[:, t] = ht[t]
     np.copyto(hs, ht.transpose(1, 0, 2))
     cache = (X, hs, cs, tcs, gates, Wx, Wh, ws)
     return _logical(hs[:, 1:]), ht[T].T.copy(), cs[T].T.copy(), cache
@@ -509,6 +520,9 @@ def lstm_backward(dh, cache, dhT=None, dcT=None, dh_out=None, dc_out=None):
     H, T1, N = hs.shape
     T = T1 - 1
     dt = gates.dtype
+    kernels = fused.lstm_kernels(dt)
+    if kernels is not None:
+        return _lstm_backward_fused(kernels[1], dh, cache, dhT, dcT, dh_out, dc_out)
     i, f, o, g = (gates[:, k * H:(k + 1) * H] for k in range(4))   # (T, H, N) each
     # da starts as the bracketed local factors above and becomes d(pre-activation) in place.
     da = _empty(ws, "da", (T, 4 * H, N), dt)
@@ -555,6 +569,32 @@ def lstm_backward(dh, cache, dhT=None, dcT=None, dh_out=None, dc_out=None):
     dWh = _columns(hs[:, :-1]) @ dA2.T
     db = dA2.sum(1)
     return dx, dnext_h.T.copy(), dc.T.copy(), dWx, dWh, db
+
+
+def _lstm_backward_fused(step, dh, cache, dhT, dcT, dh_out, dc_out):
+    """``lstm_backward`` with the compiled step (see ``fused``): the same loop, the local
+    factors computed inside it, d(pre-activation) written straight into the (4H, T, N)
+    matrix the weight gradients need."""
+    X, hs, cs, tcs, gates, Wx, Wh, ws = cache
+    H, T1, N = hs.shape
+    T = T1 - 1
+    dt = gates.dtype
+    dH = np.ascontiguousarray(_feature_major(dh))     # (H, T, N); a copy only if strided
+    dA = _empty(ws, "pre", (4 * H, T, N), dt)          # the forward's pre is free again
+    dnext_h = np.zeros((H, N), dt) if dhT is None else np.array(dhT.T, dt, order="C")
+    dc = np.zeros((H, N), dt) if dcT is None else np.array(dcT.T, dt, order="C")
+    dh_t, dc_t = np.empty((H, N), dtype=dt), np.empty((H, N), dtype=dt)
+    for t in reversed(range(T)):
+        step(gates, cs, tcs, dH, dnext_h, dc, dA, dh_t, dc_t, t)
+        if dh_out is not None:
+            dh_out[t] = dh_t.T
+        if dc_out is not None:
+            dc_out[t] = dc_t.T
+        np.matmul(Wh, dA[:, t], out=dnext_h)           # to h_{t-1}
+    dA2 = _columns(dA)                                 # (4H, T*N)
+    dx, dWx = _input_backward(X, Wx, dA2, ws)
+    dWh = _columns(hs[:, :-1]) @ dA2.T
+    return dx, dnext_h.T.copy(), dc.T.copy(), dWx, dWh, dA2.sum(1)
 
 
 # --------------------------------------------------------------------------- output
