@@ -5,6 +5,7 @@
     python scripts/bench.py --e2e      # also `charlstm train` end to end, on Tiny Shakespeare
     python scripts/bench.py --scaling  # chars/s against H and N instead -> docs/scaling.png
     python scripts/bench.py --native-blas   # every child without OPENBLAS_CORETYPE's pin
+    python scripts/bench.py --kernels numpy # charlstm's NumPy LSTM loops even with numba here
 
 Prints a Markdown table and writes the figures as JSON to runs/bench/bench-<time>.json.
 Without torch installed, charlstm's figures are printed alone. Each timing runs in a
@@ -19,7 +20,8 @@ OpenBLAS picks for this CPU on its own (found by asking a child process started 
 the pin), the script says so in one line. ``--native-blas`` starts every child (the
 timings, the matmul peak, the memory and end-to-end runs) without ``OPENBLAS_CORETYPE``
 and ``OPENBLAS_L2_SIZE``: the kernel a user's machine runs. The parent process, which
-only starts children and prints, keeps its environment.
+only starts children and prints, keeps its environment. The same line names charlstm's
+LSTM steps: compiled (``charlstm.fused``, when numba is installed) or NumPy's loops.
 
 --e2e times whole training commands: `charlstm train CORPUS --max-steps K` against a
 PyTorch script that does the same work (scripts/quality.py's PyTorch side: the corpus,
@@ -174,6 +176,7 @@ def run_child(spec: str):
     kind, job, cfg, reps = json.loads(spec)
     if kind == "blas":                                 # what this process's BLAS is and does
         info = blas_info()
+        info["lstm_kernels"] = lstm_kernels()
         if job == "peak":
             info["matmul_peak"] = matmul_peak()
         print(json.dumps(info))
@@ -214,6 +217,16 @@ def blas_info() -> dict:
     return {"library": i["internal_api"], "version": i.get("version"),
             "architecture": i.get("architecture"), "num_threads": i["num_threads"],
             "threading_layer": i.get("threading_layer")}
+
+
+def lstm_kernels() -> str:
+    """Which LSTM steps charlstm runs in this process: "numba X.Y" (charlstm.fused, the
+    [fast] extra) or "numpy" (layers.py's loops)."""
+    from charlstm import fused
+    if not fused.active():
+        return "numpy"
+    import numba
+    return f"numba {numba.__version__}"
 
 
 def native_env(env=None) -> dict:
@@ -418,6 +431,9 @@ def main():
     ap.add_argument("--native-blas", action="store_true",
                     help="run every child process without OPENBLAS_CORETYPE and "
                          "OPENBLAS_L2_SIZE: the BLAS kernel OpenBLAS picks for this CPU")
+    ap.add_argument("--kernels", choices=["auto", "numpy"], default="auto",
+                    help="charlstm's LSTM steps: auto = the compiled ones if numba (the [fast] "
+                         "extra) is installed; numpy = layers.py's NumPy loops (CHARLSTM_KERNELS=numpy)")
     ap.add_argument("--out", type=Path, default=ROOT / "runs" / "bench")
     ap.add_argument("--child", help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -427,6 +443,8 @@ def main():
     jobs = ["charlstm"] + (["torch"] if torch is not None else [])
     global CHILD_ENV
     CHILD_ENV = native_env() if args.native_blas else None
+    if args.kernels == "numpy":
+        CHILD_ENV = dict(CHILD_ENV or os.environ, CHARLSTM_KERNELS="numpy")
     blas = child_blas(CHILD_ENV, peak=True)            # the BLAS every timed child runs
     peak = blas.pop("matmul_peak")
     blas["pin"] = (CHILD_ENV or os.environ).get("OPENBLAS_CORETYPE")
@@ -530,7 +548,8 @@ def blas_line(b: dict) -> str:
     pin = (f"pinned by OPENBLAS_CORETYPE={b['pin']}" if b.get("pin") else
            "the kernel it picks for this CPU (no OPENBLAS_CORETYPE)")
     return (f"BLAS: {b['library']} {b.get('version') or ''}, {b.get('architecture') or '?'} "
-            f"kernels, {b.get('num_threads')} threads; {pin}")
+            f"kernels, {b.get('num_threads')} threads; {pin}. charlstm's LSTM steps: "
+            f"{b.get('lstm_kernels', '?')}")
 
 
 def report_scaling(result, series, jobs, args):

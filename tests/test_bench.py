@@ -176,3 +176,14 @@ def test_every_child_process_gets_the_bench_environment(monkeypatch, tmp_path):
     bench.e2e_seconds("charlstm", cfg, str(tmp_path / "c.txt"), 2)
     bench.e2e_seconds("torch", cfg, str(tmp_path / "c.txt"), 2)
     assert len(seen) == 4 and all(e is env for e in seen)
+
+
+def test_the_header_names_the_lstm_steps_a_child_runs():
+    import os
+    from charlstm import fused
+    numpy_child = bench.child_blas(dict(os.environ, CHARLSTM_KERNELS="numpy"))
+    assert numpy_child["lstm_kernels"] == "numpy"
+    assert "LSTM steps: numpy" in bench.blas_line(dict(numpy_child, pin=None))
+    if fused.AVAILABLE:
+        env = {k: v for k, v in os.environ.items() if k != "CHARLSTM_KERNELS"}
+        assert bench.child_blas(env)["lstm_kernels"].startswith("numba ")
