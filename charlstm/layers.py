@@ -152,7 +152,12 @@ def _input_projection(x, Wx, b, out):
     if isinstance(x, Embedded):
         table = x.W @ Wx                               # (V, G): each character's projection
         table += b
-        np.take(np.ascontiguousarray(table.T), x.ids.T, axis=1, out=out)
+        # mode="clip" after checking the range ourselves: take's default mode, "raise",
+        # writes to a buffer and copies it into out (a third of the lookup's time at G = 2048).
+        V = table.shape[0]
+        if x.ids.size and (x.ids.min() < 0 or x.ids.max() >= V):
+            raise IndexError(f"character ids must be in [0, {V}), got {x.ids.min()}..{x.ids.max()}")
+        np.take(np.ascontiguousarray(table.T), x.ids.T, axis=1, out=out, mode="clip")
         return x
     X = _feature_major(x)                              # (D, T, N)
     np.matmul(Wx.T, _columns(X), out=_columns(out))
