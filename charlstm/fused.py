@@ -52,12 +52,13 @@ def use(on: bool) -> bool:
 
 
 def lstm_kernels(dtype):
-    """(step_forward, step_backward) for arrays of ``dtype``, or None for the NumPy path
-    (kernels off, or a dtype they are not built for)."""
+    """The compiled kernels for arrays of ``dtype`` (the module ``_numba_kernels``:
+    ``lstm_step_forward``, ``lstm_step_backward``, ``scaled_transpose``), or None for the
+    NumPy path (kernels off, or a dtype they are not built for)."""
     global _kernels
     if not _on or dtype.name not in ("float32", "float64"):
         return None
     if _kernels is None:
-        from . import _numba_kernels as k
-        _kernels = (k.lstm_step_forward, k.lstm_step_backward)
+        from . import _numba_kernels
+        _kernels = _numba_kernels
     return _kernels

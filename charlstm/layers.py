@@ -463,20 +463,22 @@ def lstm_forward(x, h0, c0, Wx, Wh, b, ws=None):
     X = _input_projection(x, Wx * k, b * k, pre)
     gates = _empty(ws, "gates", (T, 4 * H, N), dt)
     WhkT = _empty(ws, "WhkT", (4 * H, H), dt)
-    np.multiply(Wh.T, k[:, None], out=WhkT)
+    kernels = fused.lstm_kernels(dt)
+    if kernels is None:
+        np.multiply(Wh.T, k[:, None], out=WhkT)
+    else:
+        kernels.scaled_transpose(Wh, k, WhkT)          # the same, in cache-sized tiles
     ht = _empty(ws, "ht", (T + 1, H, N), dt)           # ht[0] = h0, ht[t+1] = h_t
     cs = _empty(ws, "cs", (T + 1, H, N), dt)           # cs[0] = c0, cs[t+1] = c_t
     tcs = _empty(ws, "tcs", (T, H, N), dt)             # tanh(c_t)
     ht[0], cs[0] = h0.T, c0.T
     tmp = np.empty((4 * H, N), dtype=dt)
     hs = _empty(ws, "hs", (H, T + 1, N), dt)           # feature-major: hs[:, t] = ht[t]
-    kernels = fused.lstm_kernels(dt)
     if kernels is not None:                            # the same loop, one compiled call a step
-        step = kernels[0]
         hs[:, 0] = h0.T
         for t in range(T):
             np.matmul(WhkT, ht[t], out=tmp)
-            step(pre, tmp, cs, gates, tcs, ht, hs, t)
+            kernels.lstm_step_forward(pre, tmp, cs, gates, tcs, ht, hs, t)
         cache = (X, hs, cs, tcs, gates, Wx, Wh, ws)
         return _logical(hs[:, 1:]), ht[T].T.copy(), cs[T].T.copy(), cache
     np.copyto(gates, pre.transpose(1, 0, 2))           # one pass, then contiguous per step
@@ -529,7 +531,7 @@ def lstm_backward(dh, cache, dhT=None, dcT=None, dh_out=None, dc_out=None):
     dt = gates.dtype
     kernels = fused.lstm_kernels(dt)
     if kernels is not None:
-        return _lstm_backward_fused(kernels[1], dh, cache, dhT, dcT, dh_out, dc_out)
+        return _lstm_backward_fused(kernels.lstm_step_backward, dh, cache, dhT, dcT, dh_out, dc_out)
     i, f, o, g = (gates[:, k * H:(k + 1) * H] for k in range(4))   # (T, H, N) each
     # da starts as the bracketed local factors above and becomes d(pre-activation) in place.
     da = _empty(ws, "da", (T, 4 * H, N), dt)

@@ -87,3 +87,14 @@ def test_the_environment_variable_keeps_the_numpy_path():
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
                          text=True, check=True).stdout.strip()
     assert out == str(fused.AVAILABLE)
+
+
+@needs_numba
+def test_scaled_transpose_is_the_numpy_product_exactly():
+    from charlstm._numba_kernels import scaled_transpose
+    rng = np.random.default_rng(3)
+    W = rng.standard_normal((37, 4 * 37)).astype(np.float32)   # not a multiple of the tile
+    k = rng.standard_normal(4 * 37).astype(np.float32)
+    out = np.empty((4 * 37, 37), np.float32)
+    scaled_transpose(W, k, out)
+    assert np.array_equal(out, W.T * k[:, None])
