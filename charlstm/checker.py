@@ -42,7 +42,7 @@ from types import ModuleType
 
 import numpy as np
 
-from . import layers
+from . import fused, layers
 from . import mistakes as M
 from .mistakes import CATALOGUE
 from .errors import CharlstmError
@@ -519,11 +519,13 @@ def _reference(fam, inp, up=None, conv="classic"):
         return dict(zip(_backward_outputs(fam, conv), (np.array(a) for a in g)))
     if fam == "lstm":
         c0 = v.get("c0", np.zeros_like(v["h0"]))
-        h, hT, cT, cache = L.lstm_forward(v["x"], v["h0"], c0, v["Wx"], v["Wh"], v["b"])
-        if up is None:
-            out = {"h": np.array(h)}
-            return dict(out, hT=hT, cT=cT) if conv == "extended" else out
-        dx, dh0, dc0, dWx, dWh, db = L.lstm_backward(up["dh"], cache, up.get("dhT"), up.get("dcT"))
+        with fused.off():                              # the NumPy loops, not the compiled steps
+            h, hT, cT, cache = L.lstm_forward(v["x"], v["h0"], c0, v["Wx"], v["Wh"], v["b"])
+            if up is None:
+                out = {"h": np.array(h)}
+                return dict(out, hT=hT, cT=cT) if conv == "extended" else out
+            dx, dh0, dc0, dWx, dWh, db = L.lstm_backward(up["dh"], cache, up.get("dhT"),
+                                                         up.get("dcT"))
         g = {"dx": np.array(dx), "dh0": dh0, "dc0": dc0, "dWx": dWx, "dWh": dWh, "db": db}
         return {k: g[k] for k in _backward_outputs(fam, conv)}
     if fam == "word_embedding":

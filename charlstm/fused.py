@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+from contextlib import contextmanager
 
 AVAILABLE = importlib.util.find_spec("numba") is not None
 _on = AVAILABLE and os.environ.get("CHARLSTM_KERNELS", "").strip().lower() != "numpy"
@@ -49,6 +50,17 @@ def use(on: bool) -> bool:
         raise CharlstmError("the compiled kernels need numba: pip install 'charlstm[fast]'")
     prev, _on = _on, bool(on)
     return prev
+
+
+@contextmanager
+def off():
+    """``with fused.off():`` runs the NumPy loops inside, whatever the setting (``charlstm
+    check`` compares a learner's code with them, the readable reference)."""
+    prev = use(False)
+    try:
+        yield
+    finally:
+        use(prev)
 
 
 def lstm_kernels(dtype):
