@@ -53,6 +53,7 @@ sys.path.insert(0, str(ROOT))
 from charlstm.model import CharLSTM, ModelConfig, auto_threads  # noqa: E402
 from charlstm.optim import Adam, clip_grads  # noqa: E402
 from charlstm.train import TrainConfig  # noqa: E402
+from scripts.blas_probe import blas_info, lstm_kernels, matmul_peak  # noqa: E402,F401
 
 try:
     import torch
@@ -174,13 +175,6 @@ def time_alternating(kind: str, jobs: list, cfg: dict, rounds: int, reps: int) -
 
 def run_child(spec: str):
     kind, job, cfg, reps = json.loads(spec)
-    if kind == "blas":                                 # what this process's BLAS is and does
-        info = blas_info()
-        info["lstm_kernels"] = lstm_kernels()
-        if job == "peak":
-            info["matmul_peak"] = matmul_peak()
-        print(json.dumps(info))
-        return
     if torch is not None:
         torch.set_num_threads(os.cpu_count() or 1)
     if kind == "train":
@@ -193,41 +187,9 @@ def run_child(spec: str):
     print(json.dumps(times))
 
 
-def matmul_peak(n=2048, reps=5) -> float:
-    """float32 GEMM FLOP/s measured here: the ceiling for this machine."""
-    a = np.random.default_rng(0).standard_normal((n, n)).astype(np.float32)
-    a @ a
-    ts = []
-    for _ in range(reps):
-        t = time.perf_counter()
-        a @ a
-        ts.append(time.perf_counter() - t)
-    return 2 * n ** 3 / float(np.median(ts))
 
 
 # --------------------------------------------------------------------------- the BLAS
-
-def blas_info() -> dict:
-    """NumPy's BLAS in this process: library, version, kernel, threads (threadpoolctl)."""
-    from threadpoolctl import threadpool_info
-    libs = [i for i in threadpool_info() if i["user_api"] == "blas"]
-    if not libs:
-        return {"library": "unknown", "version": None, "architecture": None, "num_threads": None}
-    i = libs[0]
-    return {"library": i["internal_api"], "version": i.get("version"),
-            "architecture": i.get("architecture"), "num_threads": i["num_threads"],
-            "threading_layer": i.get("threading_layer")}
-
-
-def lstm_kernels() -> str:
-    """Which LSTM steps charlstm runs in this process: "numba X.Y" (charlstm.fused, the
-    [fast] extra) or "numpy" (layers.py's loops)."""
-    from charlstm import fused
-    if not fused.active():
-        return "numpy"
-    import numba
-    return f"numba {numba.__version__}"
-
 
 def native_env(env=None) -> dict:
     """``env`` (default: ours) without the variables that pin OpenBLAS (PIN_VARS)."""
@@ -238,11 +200,11 @@ def native_env(env=None) -> dict:
 
 
 def child_blas(env=None, peak=False) -> dict:
-    """``blas_info()`` as a fresh process with environment ``env`` sees it (None: ours),
-    and with ``peak`` its float32 matmul peak in FLOP/s as well."""
-    spec = json.dumps(["blas", "peak" if peak else "info", {}, 0])
-    out = subprocess.run([sys.executable, __file__, "--child", spec], capture_output=True,
-                         text=True, check=True, cwd=ROOT, env=env).stdout
+    """``blas_probe.probe()`` as a fresh process with environment ``env`` sees it (None:
+    ours): the BLAS, its kernel and threads, charlstm's LSTM steps, and with ``peak`` the
+    float32 matmul peak in FLOP/s as well. (A script of its own: no torch to import.)"""
+    cmd = [sys.executable, str(ROOT / "scripts" / "blas_probe.py")] + (["--peak"] if peak else [])
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True, cwd=ROOT, env=env).stdout
     return json.loads(out.splitlines()[-1])
 
 
