@@ -453,6 +453,9 @@ def lstm_forward(x, h0, c0, Wx, Wh, b, ws=None):
     - the gate activations overwrite the pre-activations in place, in one (T, 4H, N)
       buffer, which the backward reads;
     - hs and cs hold h_{t-1}/c_{t-1} at index t, so the backward finds them without copies.
+
+    With numba installed (``pip install 'charlstm[fast]'``) the loop below runs compiled,
+    one call a step (``_lstm_forward_fused``, ``fused.py``); this NumPy loop is the reference.
     """
     N, T, D = x.shape
     H = h0.shape[1]
@@ -461,27 +464,18 @@ def lstm_forward(x, h0, c0, Wx, Wh, b, ws=None):
     k[3 * H:] = 1.0                                    # tanh(z / 2) for i, f, o; tanh(z) for g
     pre = _empty(ws, "pre", (4 * H, T, N), dt)         # k (Wx^T x_t + b), every step
     X = _input_projection(x, Wx * k, b * k, pre)
-    gates = _empty(ws, "gates", (T, 4 * H, N), dt)
-    WhkT = _empty(ws, "WhkT", (4 * H, H), dt)
     kernels = fused.lstm_kernels(dt)
-    if kernels is None:
-        np.multiply(Wh.T, k[:, None], out=WhkT)
-    else:
-        kernels.scaled_transpose(Wh, k, WhkT)          # the same, in cache-sized tiles
+    if kernels is not None:                            # the optional compiled loop (fused.py)
+        return _lstm_forward_fused(kernels, X, pre, k, h0, c0, Wx, Wh, ws)
+    gates = _empty(ws, "gates", (T, 4 * H, N), dt)
+    np.copyto(gates, pre.transpose(1, 0, 2))           # one pass, then contiguous per step
+    WhkT = _empty(ws, "WhkT", (4 * H, H), dt)
+    np.multiply(Wh.T, k[:, None], out=WhkT)
     ht = _empty(ws, "ht", (T + 1, H, N), dt)           # ht[0] = h0, ht[t+1] = h_t
     cs = _empty(ws, "cs", (T + 1, H, N), dt)           # cs[0] = c0, cs[t+1] = c_t
     tcs = _empty(ws, "tcs", (T, H, N), dt)             # tanh(c_t)
     ht[0], cs[0] = h0.T, c0.T
     tmp = np.empty((4 * H, N), dtype=dt)
-    hs = _empty(ws, "hs", (H, T + 1, N), dt)           # feature-major: hs[:, t] = ht[t]
-    if kernels is not None:                            # the same loop, one compiled call a step
-        hs[:, 0] = h0.T
-        for t in range(T):
-            np.matmul(WhkT, ht[t], out=tmp)
-            kernels.lstm_step_forward(pre, tmp, cs, gates, tcs, ht, hs, t)
-        cache = (X, hs, cs, tcs, gates, Wx, Wh, ws)
-        return _logical(hs[:, 1:]), ht[T].T.copy(), cs[T].T.copy(), cache
-    np.copyto(gates, pre.transpose(1, 0, 2))           # one pass, then contiguous per step
     ig = np.empty((H, N), dtype=dt)
     for t in range(T):
         a = gates[t]
@@ -498,7 +492,30 @@ def lstm_forward(x, h0, c0, Wx, Wh, b, ws=None):
         c += ig
         np.tanh(c, out=tcs[t])                         # h_t = o * tanh(c_t)
         np.multiply(o, tcs[t], out=ht[t + 1])
+    hs = _empty(ws, "hs", (H, T + 1, N), dt)           # feature-major: hs[:, t] = ht[t]
     np.copyto(hs, ht.transpose(1, 0, 2))
+    cache = (X, hs, cs, tcs, gates, Wx, Wh, ws)
+    return _logical(hs[:, 1:]), ht[T].T.copy(), cs[T].T.copy(), cache
+
+
+def _lstm_forward_fused(kernels, X, pre, k, h0, c0, Wx, Wh, ws):
+    """``lstm_forward``'s loop with the compiled step (see ``fused``): the same arrays and
+    cache, but each step is its product and one call, which reads pre (4H, T, N) in place
+    and writes h_t to both ht and the feature-major hs, so neither copy is needed."""
+    (G, T, N), H = pre.shape, h0.shape[1]
+    dt = pre.dtype
+    gates = _empty(ws, "gates", (T, G, N), dt)
+    WhkT = _empty(ws, "WhkT", (G, H), dt)
+    kernels.scaled_transpose(Wh, k, WhkT)              # k Wh^T, in cache-sized tiles
+    ht = _empty(ws, "ht", (T + 1, H, N), dt)
+    cs = _empty(ws, "cs", (T + 1, H, N), dt)
+    tcs = _empty(ws, "tcs", (T, H, N), dt)
+    hs = _empty(ws, "hs", (H, T + 1, N), dt)
+    ht[0], cs[0], hs[:, 0] = h0.T, c0.T, h0.T
+    tmp = np.empty((G, N), dtype=dt)
+    for t in range(T):
+        np.matmul(WhkT, ht[t], out=tmp)
+        kernels.lstm_step_forward(pre, tmp, cs, gates, tcs, ht, hs, t)
     cache = (X, hs, cs, tcs, gates, Wx, Wh, ws)
     return _logical(hs[:, 1:]), ht[T].T.copy(), cs[T].T.copy(), cache
 
@@ -523,15 +540,16 @@ def lstm_backward(dh, cache, dhT=None, dcT=None, dh_out=None, dc_out=None):
         dh_next = Wh da                            dc_next = dc_t * f
 
     After the loop da is copied into one (4H, T*N) matrix, so dx and the weight
-    gradients are single GEMMs over all steps.
+    gradients are single GEMMs over all steps. (With numba, ``_lstm_backward_fused`` runs
+    the same loop compiled.)
     """
     X, hs, cs, tcs, gates, Wx, Wh, ws = cache
     H, T1, N = hs.shape
     T = T1 - 1
     dt = gates.dtype
     kernels = fused.lstm_kernels(dt)
-    if kernels is not None:
-        return _lstm_backward_fused(kernels.lstm_step_backward, dh, cache, dhT, dcT, dh_out, dc_out)
+    if kernels is not None:                            # the optional compiled loop (fused.py)
+        return _lstm_backward_fused(kernels, dh, cache, dhT, dcT, dh_out, dc_out)
     i, f, o, g = (gates[:, k * H:(k + 1) * H] for k in range(4))   # (T, H, N) each
     # da starts as the bracketed local factors above and becomes d(pre-activation) in place.
     da = _empty(ws, "da", (T, 4 * H, N), dt)
@@ -580,7 +598,7 @@ def lstm_backward(dh, cache, dhT=None, dcT=None, dh_out=None, dc_out=None):
     return dx, dnext_h.T.copy(), dc.T.copy(), dWx, dWh, db
 
 
-def _lstm_backward_fused(step, dh, cache, dhT, dcT, dh_out, dc_out):
+def _lstm_backward_fused(kernels, dh, cache, dhT, dcT, dh_out, dc_out):
     """``lstm_backward`` with the compiled step (see ``fused``): the same loop, the local
     factors computed inside it, d(pre-activation) written straight into the (4H, T, N)
     matrix the weight gradients need."""
@@ -594,7 +612,7 @@ def _lstm_backward_fused(step, dh, cache, dhT, dcT, dh_out, dc_out):
     dc = np.zeros((H, N), dt) if dcT is None else np.array(dcT.T, dt, order="C")
     dh_t, dc_t = np.empty((H, N), dtype=dt), np.empty((H, N), dtype=dt)
     for t in reversed(range(T)):
-        step(gates, cs, tcs, dH, dnext_h, dc, dA, dh_t, dc_t, t)
+        kernels.lstm_step_backward(gates, cs, tcs, dH, dnext_h, dc, dA, dh_t, dc_t, t)
         if dh_out is not None:
             dh_out[t] = dh_t.T
         if dc_out is not None:
