@@ -3,8 +3,9 @@
 ``pip install 'charlstm[fast]'`` installs numba, and then ``layers.lstm_forward`` and
 ``layers.lstm_backward`` run them; without numba nothing here is used and the NumPy
 loops of ``layers.py``, the readable reference, run instead. The kernels themselves are
-in ``_numba_kernels.py``, imported on first use (numba takes about half a second to
-import, which no command that never runs an LSTM should pay).
+in ``_numba_kernels.py``, imported on first use: numba's import and the loading of
+the cached kernels take about a second, which no command that never runs an LSTM should
+pay (the first run after installing compiles them, a few seconds, into numba's cache).
 
 What they replace: the time loop stays in Python and every matrix product stays a
 NumPy (BLAS) call, but the element-wise work of one time step, ten NumPy calls in the
