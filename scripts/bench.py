@@ -4,11 +4,24 @@
     python scripts/bench.py --quick    # fewer repetitions, for a smoke test
     python scripts/bench.py --e2e      # also `charlstm train` end to end, on Tiny Shakespeare
     python scripts/bench.py --scaling  # chars/s against H and N instead -> docs/scaling.png
+    python scripts/bench.py --native-blas   # every child without OPENBLAS_CORETYPE's pin
+    python scripts/bench.py --kernels numpy # charlstm's NumPy LSTM loops even with numba here
 
 Prints a Markdown table and writes the figures as JSON to runs/bench/bench-<time>.json.
 Without torch installed, charlstm's figures are printed alone. Each timing runs in a
 fresh process, the two implementations alternate, and medians are taken, so machine
 drift affects both alike and neither's thread pool disturbs the other's.
+
+The BLAS: the header and the JSON name NumPy's BLAS library, the kernel it runs
+(threadpoolctl's ``architecture``: OpenBLAS picks it for the CPU at start-up) and its
+thread count, as a child process sees them. ``OPENBLAS_CORETYPE`` in the environment
+pins OpenBLAS to the kernel it names whatever the CPU; when that kernel is not the one
+OpenBLAS picks for this CPU on its own (found by asking a child process started without
+the pin), the script says so in one line. ``--native-blas`` starts every child (the
+timings, the matmul peak, the memory and end-to-end runs) without ``OPENBLAS_CORETYPE``
+and ``OPENBLAS_L2_SIZE``: the kernel a user's machine runs. The parent process, which
+only starts children and prints, keeps its environment. The same line names charlstm's
+LSTM steps: compiled (``charlstm.fused``, when numba is installed) or NumPy's loops.
 
 --e2e times whole training commands: `charlstm train CORPUS --max-steps K` against a
 PyTorch script that does the same work (scripts/quality.py's PyTorch side: the corpus,
@@ -37,9 +50,10 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from charlstm.model import CharLSTM, ModelConfig  # noqa: E402
+from charlstm.model import CharLSTM, ModelConfig, auto_threads  # noqa: E402
 from charlstm.optim import Adam, clip_grads  # noqa: E402
 from charlstm.train import TrainConfig  # noqa: E402
+from scripts.blas_probe import blas_info, lstm_kernels, matmul_peak  # noqa: E402,F401
 
 try:
     import torch
@@ -48,6 +62,9 @@ except ImportError:                                    # charlstm's figures alon
 
 V, E = 65, 64
 _d = TrainConfig()
+
+PIN_VARS = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")   # what --native-blas removes
+CHILD_ENV = None                                       # every child's environment (None: ours)
 CONFIGS = {
     "small": dict(H=128, L=2, N=50, T=50),
     "large": dict(H=512, L=2, N=50, T=50),
@@ -140,7 +157,8 @@ def time_calls(f, reps: int, warmup: int = 2) -> list:
 def child_times(kind: str, job: str, cfg: dict, reps: int) -> list:
     """Run one timing in a fresh process (see ``--child``) and return its times."""
     out = subprocess.run([sys.executable, __file__, "--child", json.dumps([kind, job, cfg, reps])],
-                         capture_output=True, text=True, check=True, cwd=ROOT).stdout
+                         capture_output=True, text=True, check=True, cwd=ROOT,
+                         env=CHILD_ENV).stdout
     return json.loads(out.splitlines()[-1])
 
 
@@ -169,16 +187,39 @@ def run_child(spec: str):
     print(json.dumps(times))
 
 
-def matmul_peak(n=2048, reps=5) -> float:
-    """float32 GEMM FLOP/s measured here: the ceiling for this machine."""
-    a = np.random.default_rng(0).standard_normal((n, n)).astype(np.float32)
-    a @ a
-    ts = []
-    for _ in range(reps):
-        t = time.perf_counter()
-        a @ a
-        ts.append(time.perf_counter() - t)
-    return 2 * n ** 3 / float(np.median(ts))
+
+
+# --------------------------------------------------------------------------- the BLAS
+
+def native_env(env=None) -> dict:
+    """``env`` (default: ours) without the variables that pin OpenBLAS (PIN_VARS)."""
+    env = dict(os.environ if env is None else env)
+    for k in PIN_VARS:
+        env.pop(k, None)
+    return env
+
+
+def child_blas(env=None, peak=False) -> dict:
+    """``blas_probe.probe()`` as a fresh process with environment ``env`` sees it (None:
+    ours): the BLAS, its kernel and threads, charlstm's LSTM steps, and with ``peak`` the
+    float32 matmul peak in FLOP/s as well. (A script of its own: no torch to import.)"""
+    cmd = [sys.executable, str(ROOT / "scripts" / "blas_probe.py")] + (["--peak"] if peak else [])
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True, cwd=ROOT, env=env).stdout
+    return json.loads(out.splitlines()[-1])
+
+
+def pin_note(coretype, library, pinned, native) -> str | None:
+    """The one-line warning when OPENBLAS_CORETYPE=``coretype`` makes OpenBLAS run the
+    ``pinned`` kernel where it picks ``native`` for this CPU without the pin; None when
+    there is no pin, the BLAS is not OpenBLAS, or the pin changes nothing."""
+    if not coretype or library != "openblas" or not pinned or not native:
+        return None
+    if pinned.lower() == native.lower():
+        return None
+    return (f"note: OPENBLAS_CORETYPE={coretype} pins NumPy's OpenBLAS to its {pinned} kernels, "
+            f"where this CPU runs {native} without the pin (as a user's machine does): "
+            f"figures for users need --native-blas "
+            f"(or env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python scripts/bench.py)")
 
 
 # --------------------------------------------------------------------------- sampling
@@ -229,7 +270,7 @@ def peak_memory(job: str, cfg: dict) -> tuple[int, int]:
     """(RSS before the first step, peak RSS) of a fresh process running 3 training steps."""
     code = MEMORY_CHILD.format(root=str(ROOT), job=job, cfg=cfg)
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True, cwd=ROOT).stdout.split()
+                         check=True, cwd=ROOT, env=CHILD_ENV).stdout.split()
     return int(out[0]), int(out[1])
 
 
@@ -259,12 +300,12 @@ def e2e_seconds(job: str, cfg: dict, corpus: str, steps: int) -> float:
             cmd = [sys.executable, "-m", "charlstm", "train", corpus, "--max-steps", str(steps),
                    "--run-dir", tmp, "--overwrite", "--quiet", *flags]
             t = time.perf_counter()
-            subprocess.run(cmd, check=True, cwd=ROOT, capture_output=True)
+            subprocess.run(cmd, check=True, cwd=ROOT, capture_output=True, env=CHILD_ENV)
             return time.perf_counter() - t
     cmd = [sys.executable, str(ROOT / "scripts" / "quality.py"), "--child",
            json.dumps([corpus, 0, 0, settings, steps])]
     t = time.perf_counter()
-    subprocess.run(cmd, check=True, cwd=ROOT, capture_output=True)
+    subprocess.run(cmd, check=True, cwd=ROOT, capture_output=True, env=CHILD_ENV)
     return time.perf_counter() - t
 
 
@@ -349,6 +390,12 @@ def main():
     ap.add_argument("--figure", type=Path, default=ROOT / "docs" / "scaling.png")
     ap.add_argument("--threads", type=int, default=0,
                     help="charlstm's threads, as `charlstm train --threads` [default: 0, auto]")
+    ap.add_argument("--native-blas", action="store_true",
+                    help="run every child process without OPENBLAS_CORETYPE and "
+                         "OPENBLAS_L2_SIZE: the BLAS kernel OpenBLAS picks for this CPU")
+    ap.add_argument("--kernels", choices=["auto", "numpy"], default="auto",
+                    help="charlstm's LSTM steps: auto = the compiled ones if numba (the [fast] "
+                         "extra) is installed; numpy = layers.py's NumPy loops (CHARLSTM_KERNELS=numpy)")
     ap.add_argument("--out", type=Path, default=ROOT / "runs" / "bench")
     ap.add_argument("--child", help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -356,11 +403,24 @@ def main():
         return run_child(args.child)
     reps, rounds = (2, 1) if args.quick else (args.reps or 4, 3)
     jobs = ["charlstm"] + (["torch"] if torch is not None else [])
+    global CHILD_ENV
+    CHILD_ENV = native_env() if args.native_blas else None
+    if args.kernels == "numpy":
+        CHILD_ENV = dict(CHILD_ENV or os.environ, CHARLSTM_KERNELS="numpy")
+    blas = child_blas(CHILD_ENV, peak=True)            # the BLAS every timed child runs
+    peak = blas.pop("matmul_peak")
+    blas["pin"] = (CHILD_ENV or os.environ).get("OPENBLAS_CORETYPE")
+    note = None
+    if blas["pin"]:
+        note = pin_note(blas["pin"], blas["library"], blas["architecture"],
+                        child_blas(native_env())["architecture"])
+    if note:
+        print(note, file=sys.stderr)
     result = {"date": datetime.now().isoformat(timespec="seconds"), "machine": platform.processor()
               or platform.machine(), "cores": os.cpu_count(), "numpy": np.__version__,
               "torch": torch.__version__ if torch else None,
-              "charlstm_threads": args.threads or "auto", "train": {}}
-    peak = matmul_peak()
+              "charlstm_threads": args.threads or "auto", "blas": blas, "pin_note": note,
+              "train": {}}
     result["matmul_peak_gflops"] = peak / 1e9
     if args.scaling:
         return report_scaling(result, scaling(jobs, peak, rounds, reps, args.figure, args.quick),
@@ -376,6 +436,7 @@ def main():
         chars = c["N"] * c["T"]
         flops = step_flops(**c)
         r = {"config": c, "flops_per_step": flops,
+             "charlstm_threads": args.threads or auto_threads(c["H"]),
              "charlstm_chars_per_s": chars / t["charlstm"],
              "charlstm_gflops": flops / t["charlstm"] / 1e9,
              "charlstm_pct_of_peak": 100 * flops / t["charlstm"] / peak}
@@ -407,14 +468,15 @@ def main():
     # ------------------------------------------------------------------ report
     print(f"\ncharlstm benchmark, {result['date']}, {result['cores']} cores, numpy "
           f"{result['numpy']}, torch {result['torch'] or 'not installed'}; charlstm threads "
-          f"{result['charlstm_threads']}; float32 matmul peak (2048^3) {peak / 1e9:.0f} GFLOP/s\n")
-    print("| config | cell | H | L | N | T | dropout | charlstm chars/s | torch chars/s | ratio | charlstm GFLOP/s | % of matmul peak |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+          f"{result['charlstm_threads']}; float32 matmul peak (2048^3) {peak / 1e9:.0f} GFLOP/s")
+    print(blas_line(result["blas"]) + "\n")
+    print("| config | cell | H | L | N | T | dropout | charlstm threads | charlstm chars/s | torch chars/s | ratio | charlstm GFLOP/s | % of matmul peak |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for name, c, r in rows:
         tc = f"{r['torch_chars_per_s']:,.0f}" if "torch_chars_per_s" in r else "-"
         ratio = f"{r['ratio']:.2f}x" if "ratio" in r else "-"
         print(f"| {name.split()[0]} | {c.get('cell', 'lstm')} | {c['H']} | {c['L']} | {c['N']} | {c['T']} | {c.get('dropout', 0.0):g} "
-              f"| {r['charlstm_chars_per_s']:,.0f} "
+              f"| {r['charlstm_threads']} | {r['charlstm_chars_per_s']:,.0f} "
               f"| {tc} | {ratio} | {r['charlstm_gflops']:.0f} | {r['charlstm_pct_of_peak']:.0f}% |")
     if args.e2e:
         print("\nend to end (`charlstm train --max-steps`, start-up cancelled by differencing "
@@ -443,10 +505,20 @@ def main():
     print(f"\nwrote {path}")
 
 
+def blas_line(b: dict) -> str:
+    """The header's BLAS line, from ``result["blas"]``."""
+    pin = (f"pinned by OPENBLAS_CORETYPE={b['pin']}" if b.get("pin") else
+           "the kernel it picks for this CPU (no OPENBLAS_CORETYPE)")
+    return (f"BLAS: {b['library']} {b.get('version') or ''}, {b.get('architecture') or '?'} "
+            f"kernels, {b.get('num_threads')} threads; {pin}. charlstm's LSTM steps: "
+            f"{b.get('lstm_kernels', '?')}")
+
+
 def report_scaling(result, series, jobs, args):
     result["scaling"] = series
     print(f"\nscaling, {result['date']}, {result['cores']} cores; float32 matmul peak "
-          f"{result['matmul_peak_gflops']:.0f} GFLOP/s; training chars/s\n")
+          f"{result['matmul_peak_gflops']:.0f} GFLOP/s; training chars/s")
+    print(blas_line(result["blas"]) + "\n")
     print("| config | charlstm | torch | ratio | matrix products at peak |")
     print("|---|---|---|---|---|")
     for axis in ("H", "N"):

@@ -66,3 +66,19 @@ SMALL = ["--hidden-size", "32", "--embed-size", "16", "--layers", "1", "--batch-
 def _corpus_cache(tmp_path_factory, monkeypatch):
     """Every test (and the CLI subprocesses it starts) caches encoded corpora in a temp folder."""
     monkeypatch.setenv("CHARLSTM_CACHE", str(tmp_path_factory.mktemp("corpus-cache")))
+
+
+@pytest.fixture(params=["numpy", "compiled"])
+def lstm_path(request):
+    """Run the test on each LSTM path: the NumPy loops of layers.py and the compiled
+    kernels of charlstm.fused (skipped where numba, the [fast] extra, is not installed)."""
+    from charlstm import fused
+    if request.param == "compiled":
+        if not fused.AVAILABLE:
+            pytest.skip("numba is not installed (pip install -e '.[fast]')")
+        params = getattr(request.node, "callspec", None)
+        if params is not None and params.params.get("cell", "lstm") != "lstm":
+            pytest.skip("the compiled kernels are the LSTM's; this cell runs NumPy either way")
+    prev = fused.use(request.param == "compiled")
+    yield request.param
+    fused.use(prev)

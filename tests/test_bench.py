@@ -116,3 +116,66 @@ def test_end_to_end_runs_enough_extra_steps_to_outweigh_start_up():
     assert bench.e2e_extra_steps(0.030) * 0.030 >= bench.E2E_SECONDS      # small: ~270 steps
     assert bench.e2e_extra_steps(0.030) < 2 * bench.E2E_SECONDS / 0.030
     assert bench.e2e_extra_steps(5.0) == 12                               # never fewer than 12
+
+
+# --------------------------------------------------------------------------- the BLAS pin
+
+def test_pin_note_only_when_the_pin_changes_the_kernel():
+    note = bench.pin_note("Haswell", "openblas", "Haswell", "SkylakeX")
+    assert note.count("\n") == 0
+    assert "OPENBLAS_CORETYPE=Haswell" in note and "SkylakeX" in note and "--native-blas" in note
+    assert bench.pin_note("Haswell", "openblas", "Haswell", "haswell") is None   # the CPU's own
+    assert bench.pin_note(None, "openblas", "Haswell", "SkylakeX") is None       # no pin
+    assert bench.pin_note("Haswell", "mkl", None, None) is None                 # not OpenBLAS
+
+
+def test_native_env_drops_only_the_pin():
+    env = {"OPENBLAS_CORETYPE": "Haswell", "OPENBLAS_L2_SIZE": "512", "PATH": "/x"}
+    assert bench.native_env(env) == {"PATH": "/x"}
+    assert env["OPENBLAS_CORETYPE"] == "Haswell"                                 # not modified
+
+
+def _openblas_x86():
+    import platform
+    return bench.blas_info()["library"] == "openblas" and platform.machine() in ("x86_64", "AMD64")
+
+
+def test_a_child_reports_the_kernel_and_the_lstm_steps_its_environment_gives():
+    """The header's BLAS line comes from a child: a pin (and CHARLSTM_KERNELS=numpy) there
+    shows, and --native-blas's environment runs what OpenBLAS picks for the CPU."""
+    import os
+    from charlstm import fused
+    pinned_env = dict(os.environ, OPENBLAS_CORETYPE="Sandybridge", CHARLSTM_KERNELS="numpy")
+    pinned = bench.child_blas(pinned_env)
+    native = bench.child_blas({k: v for k, v in bench.native_env(pinned_env).items()
+                               if k != "CHARLSTM_KERNELS"})
+    assert pinned["lstm_kernels"] == "numpy" and pinned["num_threads"] >= 1
+    assert native["lstm_kernels"].startswith("numba " if fused.AVAILABLE else "numpy")
+    line = bench.blas_line(dict(pinned, pin="Sandybridge"))
+    assert "OPENBLAS_CORETYPE=Sandybridge" in line and "LSTM steps: numpy" in line
+    if _openblas_x86():
+        assert pinned["architecture"] == "Sandybridge" and "Sandybridge kernels" in line
+        assert native["architecture"] not in (None, "")
+        if os.environ.get("OPENBLAS_CORETYPE") is None:                          # unpinned here
+            assert native["architecture"] == bench.blas_info()["architecture"]
+
+
+def test_every_child_process_gets_the_bench_environment(monkeypatch, tmp_path):
+    """With CHILD_ENV set (as --native-blas does) the timings, the memory child and both
+    end-to-end commands are started with it."""
+    import subprocess
+    seen = []
+
+    def fake_run(cmd, **kw):
+        seen.append(kw.get("env"))
+        out = "1 2" if "-c" in cmd else "[0.5]"
+        return subprocess.CompletedProcess(cmd, 0, stdout=out, stderr="")
+    env = {"PATH": "/bin", "MARK": "native"}
+    monkeypatch.setattr(bench, "CHILD_ENV", env)
+    monkeypatch.setattr(bench.subprocess, "run", fake_run)
+    assert bench.child_times("train", "charlstm", {}, 1) == [0.5]
+    assert bench.peak_memory("numpy_job", {}) == (1, 2)
+    cfg = dict(H=8, L=2, N=4, T=8)
+    bench.e2e_seconds("charlstm", cfg, str(tmp_path / "c.txt"), 2)
+    bench.e2e_seconds("torch", cfg, str(tmp_path / "c.txt"), 2)
+    assert len(seen) == 4 and all(e is env for e in seen)

@@ -20,7 +20,7 @@ def last_step_loss(model, x, state):
 
 
 @pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
-def test_gradients_at_every_step_match_finite_differences(cell):
+def test_gradients_at_every_step_match_finite_differences(cell, lstm_path):
     lstm, rnn = random_models(vocab_size=7, hidden_size=5, embed_size=4, seed=2)
     m = lstm if cell == "lstm" else rnn
     rng = np.random.default_rng(0)

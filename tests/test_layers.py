@@ -64,7 +64,7 @@ def test_rnn_step_backward(rng):
           Ls.rnn_step_backward(dout, cache), dout)
 
 
-def test_lstm_sequence_backward_including_final_state_grads(rng):
+def test_lstm_sequence_backward_including_final_state_grads(rng, lstm_path):
     x, h0, c0 = randn(rng, N, T, D), randn(rng, N, H), randn(rng, N, H)
     Wx, Wh, b = randn(rng, D, 4 * H, scale=0.5), randn(rng, H, 4 * H, scale=0.5), randn(rng, 4 * H)
     dh, dhT, dcT = randn(rng, N, T, H), randn(rng, N, H), randn(rng, N, H)
@@ -147,7 +147,7 @@ def test_gru_sequence_equals_step_loop(rng):
         np.testing.assert_allclose(a, s, rtol=1e-10, atol=1e-13)
 
 
-def test_lstm_sequence_equals_step_loop(rng):
+def test_lstm_sequence_equals_step_loop(rng, lstm_path):
     """The fused, in-place sequence code computes what the plain step function does."""
     x, h0, c0 = randn(rng, N, T, D), randn(rng, N, H), randn(rng, N, H)
     Wx, Wh, b = randn(rng, D, 4 * H), randn(rng, H, 4 * H), randn(rng, 4 * H)
@@ -182,7 +182,7 @@ def test_lstm_step_matches_naive_per_gate_reference(rng):
 
 
 @pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
-def test_state_carried_over_two_halves_equals_whole(rng, cell):
+def test_state_carried_over_two_halves_equals_whole(rng, cell, lstm_path):
     T2 = 6
     x, h0, c0 = randn(rng, N, T2, D), randn(rng, N, H), randn(rng, N, H)
     G = {"lstm": 4, "gru": 3, "rnn": 1}[cell]
@@ -291,7 +291,7 @@ def test_dropout_is_inverted_and_masks_gradient(rng):
 
 
 @pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
-def test_workspace_reuse_gives_the_same_numbers_and_follows_shape_changes(rng, cell):
+def test_workspace_reuse_gives_the_same_numbers_and_follows_shape_changes(rng, cell, lstm_path):
     """A layer given a Workspace reuses its arrays across calls; results never change."""
     G = {"lstm": 4, "gru": 3, "rnn": 1}[cell]
     Wx, Wh, b, bh = randn(rng, D, G * H), randn(rng, H, G * H), randn(rng, G * H), randn(rng, H)
@@ -312,7 +312,7 @@ def test_workspace_reuse_gives_the_same_numbers_and_follows_shape_changes(rng, c
 
 
 @pytest.mark.parametrize("layout", ["batch-major", "strided", "feature-major view"])
-def test_lstm_accepts_any_input_layout(rng, layout):
+def test_lstm_accepts_any_input_layout(rng, layout, lstm_path):
     x = randn(rng, N, 2 * T, D)
     x = {"batch-major": np.ascontiguousarray(x[:, :T]), "strided": x[:, ::2],
          "feature-major view": Ls._logical(np.ascontiguousarray(x[:, :T].transpose(2, 1, 0)))}[layout]
@@ -333,7 +333,7 @@ def test_dropout_mask_follows_the_memory_layout_of_its_input(rng):
 
 
 @pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
-def test_an_embedded_input_is_the_same_layer_as_its_looked_up_rows(rng, cell):
+def test_an_embedded_input_is_the_same_layer_as_its_looked_up_rows(rng, cell, lstm_path):
     """Ls.Embedded(ids, W) in place of x = W[ids]: the same outputs and weight gradients,
     and in place of dx the gradient of W that the embedding's backward would give."""
     G = {"lstm": 4, "gru": 3, "rnn": 1}[cell]

@@ -13,7 +13,7 @@ from charlstm.model import CharLSTM, ModelConfig
 
 @pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
 @pytest.mark.parametrize("layers", [1, 2])
-def test_model_gradients_match_finite_differences(cell, layers):
+def test_model_gradients_match_finite_differences(cell, layers, lstm_path):
     rows = check_model(cell=cell, layers=layers, hidden=5, N=2, T=3, vocab=6, embed=4)
     names = {r.name for r in rows}
     assert {"embed", "out.W", "out.b", "h0", f"layer{layers - 1}.Wh"} <= names

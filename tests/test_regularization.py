@@ -42,7 +42,7 @@ def test_an_impossible_embedding_dropout_is_refused(value):
         ModelConfig(vocab_size=5, embed_dropout=value).validate()
 
 
-def test_gradients_with_the_embedding_masks_match_finite_differences():
+def test_gradients_with_the_embedding_masks_match_finite_differences(lstm_path):
     """With the dropout generator reset before every pass, the masks are fixed, so the
     loss is a function of the weights that the analytic gradient must match."""
     cfg = ModelConfig(vocab_size=5, hidden_size=4, num_layers=2, embed_size=3, dropout=0.4,
@@ -94,7 +94,7 @@ def small(**kw):
     return TrainConfig(**(base | kw))
 
 
-def test_a_run_with_weight_decay_and_no_embedding_dropout_resumes_bit_for_bit(corpus, tmp_path):
+def test_a_run_with_weight_decay_and_no_embedding_dropout_resumes_bit_for_bit(corpus, tmp_path, lstm_path):
     cfg = dict(weight_decay=0.3, embed_dropout=0.0, checkpoint_every=7)
     a, b = tmp_path / "a", tmp_path / "b"
     train(corpus, small(max_steps=20, **cfg), run_dir=a, log=lambda s: None)

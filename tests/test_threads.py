@@ -25,7 +25,7 @@ def _pair(cell, threads, dropout=0.0, N=19):
 @needs_blas_control
 @pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
 @pytest.mark.parametrize("threads", [2, 3])
-def test_split_batch_gives_the_one_thread_loss_gradients_and_states(cell, threads):
+def test_split_batch_gives_the_one_thread_loss_gradients_and_states(cell, threads, lstm_path):
     # N = 19 does not divide evenly: groups of 9-10 (2 threads) or 6-7 (3 threads),
     # so the weighting of each group's share is exercised too.
     one, many, x, y, state = _pair(cell, threads, N=19 if threads == 2 else 24)
@@ -45,7 +45,7 @@ def test_split_batch_gives_the_one_thread_loss_gradients_and_states(cell, thread
 
 
 @needs_blas_control
-def test_split_dropout_is_reproducible_and_drops():
+def test_split_dropout_is_reproducible_and_drops(lstm_path):
     _, a, x, y, state = _pair("lstm", 2, dropout=0.5)
     _, b, _, _, _ = _pair("lstm", 2, dropout=0.5)
     la, ga, _, _ = a.forward_backward(x, y, state)
@@ -86,7 +86,7 @@ def test_blas_is_one_thread_inside_the_split_and_restored_after():
 
 
 @needs_blas_control
-def test_training_resumes_bit_for_bit_with_threads(corpus, tmp_path):
+def test_training_resumes_bit_for_bit_with_threads(corpus, tmp_path, lstm_path):
     cfg = dict(hidden_size=12, embed_size=6, num_layers=2, batch_size=16, seq_len=8,
                dropout=0.3, dtype="float64", eval_every=3, sample_chars=0, quiet=True,
                threads=2, lr_schedule="constant", warmup_steps=0)

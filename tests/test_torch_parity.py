@@ -46,7 +46,7 @@ def build_torch(m: CharLSTM):
 
 @pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
 @pytest.mark.parametrize("layers", [1, 2])
-def test_outputs_and_gradients_match_pytorch(cell, layers):
+def test_outputs_and_gradients_match_pytorch(cell, layers, lstm_path):
     cfg = ModelConfig(vocab_size=V, hidden_size=H, num_layers=layers, embed_size=E, cell=cell)
     m = CharLSTM(cfg, seed=0, dtype=np.float64)
     rng = np.random.default_rng(1)

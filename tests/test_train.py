@@ -67,7 +67,7 @@ def test_other_optimizers_train(corpus, tmp_path, opt):
     assert any(k.startswith(("mem/", "sq/", "velocity/")) for k in ck.optim)
 
 
-def test_resume_is_bit_for_bit_identical(corpus, tmp_path):
+def test_resume_is_bit_for_bit_identical(corpus, tmp_path, lstm_path):
     # Step decay changes the rate at the epoch boundary; a cosine horizon would depend on
     # the --max-steps given to each half, so it is not used here.
     cfg = dict(dtype="float64", dropout=0.2, eval_every=5, checkpoint_every=7,
