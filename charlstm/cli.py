@@ -172,7 +172,7 @@ def train(
     embed_dropout: Optional[float] = _opt("embed_dropout", "Dropout on the character embedding, in [0, 1)."),
     seq_len: Optional[int] = _opt("seq_len", "Characters per sequence (T): how far back gradients flow."),
     batch_size: Optional[int] = _opt("batch_size", "Parallel streams per batch (N)."),
-    val_frac: Optional[float] = _opt("val_frac", "Fraction of the corpus (its end) held out for validation."),
+    val_frac: Optional[float] = _opt("val_frac", "Fraction of the corpus (its end) held out for validation; with --records, of the records, chosen at random."),
     encoding: Optional[str] = _opt("encoding", "Text encoding of the corpus files."),
     min_char_count: Optional[int] = _opt("min_char_count", "Fold characters seen fewer times into one unknown symbol (U+FFFD)."),
     max_vocab: Optional[int] = _opt("max_vocab", "Keep at most this many symbols: the most frequent, plus the unknown symbol."),
@@ -249,7 +249,7 @@ def _load_model(path: Path):
 @app.command(name="sample", no_args_is_help=True)
 def sample_cmd(
     checkpoint: Path = typer.Argument(..., help="A .npz checkpoint (best.npz, latest.npz)."),
-    length: int = typer.Option(500, help="Characters to generate (after the prime text)."),
+    length: int = typer.Option(500, help="Characters to generate (after the prime text); a records model writes records instead (--max-length)."),
     temperature: float = typer.Option(1.0, help="Softmax temperature, > 0: lower is safer, higher is wilder."),
     top_k: Optional[int] = typer.Option(None, help="Sample only from the k most likely characters."),
     top_p: Optional[float] = typer.Option(None, help="Sample from the smallest set with this much probability, in (0, 1]."),

@@ -152,10 +152,14 @@ def sample_record(model, vocab, max_length, prime="", stop=(), **kw) -> str:
 
 def stop_at(chars: Iterable[str], stops: Iterable[str] = ()) -> Iterator[str]:
     """Pass ``chars`` through until one of the ``stops`` strings has been generated
-    (it is yielded too), then stop drawing."""
-    stops = [s for s in stops]
+    (it is yielded too), then stop drawing. An empty stop string is refused at once."""
+    stops = list(stops)
     if any(not s for s in stops):
         raise CharlstmError("--stop needs some text (an empty string would stop at once)")
+    return _until(chars, stops)
+
+
+def _until(chars, stops):
     longest = max(map(len, stops), default=0)
     tail = ""
     for ch in chars:

@@ -142,7 +142,7 @@ FIXED = [f.name for f in fields(TrainConfig) if f.name not in MUTABLE]
 BEFORE_FIELD = {"embed_dropout": None}                 # the embedding had --dropout
 # The defaults of a records run (--records) where they differ from a stream's, measured
 # on names.txt (docs/records-and-finetuning.md); flags the user sets win.
-RECORDS_DEFAULTS: dict = {}
+RECORDS_DEFAULTS = {"lr": 8e-3, "dropout": 0.4}
 # The flags of the fields that give a model its shape (--init-from takes them from its checkpoint).
 SHAPE_FLAGS = {"hidden_size": "--hidden-size", "num_layers": "--layers", "cell": "--cell",
                "embed_size": "--embed-size"}
@@ -916,7 +916,7 @@ class Trainer:
                 f"and schedule")
         if self.resumed:
             log(f"resuming at step {self.step} (epoch {self.epoch}, batch {self.batch})")
-        else:
+        elif not self.meta.get("parent"):                  # a fine-tune is no fresh model
             log(f"a fresh model's loss is ln V = {math.log(len(data.vocab)):.3f} nats/char")
         if budget.restarted:
             log(f"the learning rate had decayed to --min-lr {cfg.min_lr:g}: this run restarts "

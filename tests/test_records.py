@@ -170,6 +170,20 @@ def test_sampling_a_records_model_prints_records_that_stop(names_run, runner):
     assert sample_record(model, vocab, 50, "e", rng=rng, greedy=True) == "emil"
 
 
+def test_cli_trains_on_records_and_samples_one_per_line(tmp_path):
+    corpus = tmp_path / "names.txt"
+    corpus.write_text("\n".join(NAMES * 5))
+    r = run_cli("train", corpus, "--records", "lines", "--max-steps", "3", "--run-dir",
+                tmp_path / "run", "--hidden-size", "16", "--embed-size", "8", "--layers", "1",
+                "--batch-size", "4", "--quiet", "--sample-chars", "0")
+    assert r.returncode == 0, r.stderr
+    assert "50 records (one per line), vocab 19 characters + end-of-record" in r.stderr
+    s = run_cli("sample", tmp_path / "run" / "latest.npz", "--seed", "0", "--max-length", "12")
+    lines = s.stdout.split("\n")
+    assert s.returncode == 0 and len(lines) == 11 and lines[-1] == ""   # 10 records, one per line
+    assert all(0 <= len(x) <= 12 and set(x) <= set("".join(NAMES)) for x in lines[:-1])
+
+
 def test_exclude_skips_known_records_and_counts_them(names_run, runner, tmp_path):
     run, _ = names_run
     known = tmp_path / "known.txt"
