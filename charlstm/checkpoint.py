@@ -11,6 +11,12 @@ meta: {"format": "charlstm-checkpoint", "version": 1, "model": ModelConfig field
        "vocab": the characters, "dtype", "train": TrainConfig fields, "step", "epoch",
        "batch" (next batch within the epoch), "best_val_loss", "rng" (dropout
        generator state), "command", ...}
+Fields added later, absent from older checkpoints (absent: what those runs did):
+       "vocab_end": true when the model has an end-of-record symbol, id len(vocab),
+       after the characters (a records run: train.records "lines" or "paragraphs");
+       "corpus_bytes", "corpus_sha256": the corpus's size and content hash;
+       "parent": {"path", "sha256", "corpus", "step"}: the checkpoint a fine-tune
+       (--init-from) started from.
 
 Saving is atomic: the file is written to a temporary name in the same folder, flushed
 to disk, then renamed over the target, so a crash mid-save leaves the old file intact.
@@ -19,6 +25,7 @@ Loading always uses ``allow_pickle=False``.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import tempfile
@@ -55,6 +62,15 @@ class Checkpoint:
         """The model, with these parameters (no copy)."""
         dtype = np.dtype(self.meta.get("dtype", "float32"))
         return CharLSTM(self.model_config, seed=None, dtype=dtype, params=self.params)
+
+
+def file_sha256(path) -> str:
+    """The sha256 of a file's bytes (a fine-tune records its parent checkpoint's)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            h.update(chunk)
+    return h.hexdigest()
 
 
 def _umask() -> int:

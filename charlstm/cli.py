@@ -153,8 +153,13 @@ def check(
 
 def _opt(field, help, **kw):
     """An option whose default is None (so a resumed run knows what was set), with the
-    trainer's default, ``TrainConfig.<field>``, shown in the help."""
-    return typer.Option(None, help=f"{help} \\[default: {getattr(_DEFAULTS, field)}]",  # \\[: not markup
+    trainer's default, ``TrainConfig.<field>``, shown in the help (and a records run's,
+    when it differs)."""
+    from .train import RECORDS_DEFAULTS
+    default = f"{getattr(_DEFAULTS, field)}"
+    if field in RECORDS_DEFAULTS:
+        default += f"; with --records: {RECORDS_DEFAULTS[field]}"
+    return typer.Option(None, help=f"{help} \\[default: {default}]",  # \\[: not markup
                         show_default=False, **kw)
 
 
@@ -165,6 +170,8 @@ def train(
                    "Optional with --resume."),
     run_dir: Optional[Path] = typer.Option(None, help="Run folder \\[default: runs/CORPUS-TIMESTAMP]."),
     resume: Optional[Path] = typer.Option(None, help="Continue the run in this folder (or from this checkpoint)."),
+    init_from: Optional[Path] = typer.Option(None, help="Start a new run from this checkpoint's weights (fine-tune on new text): its model shape, the union of its vocabulary and the corpus's, a fresh optimizer and schedule."),
+    records: Optional[str] = _opt("records", "Train on records, each an independent sequence ending in an end-of-record symbol: lines (one per line) or paragraphs (separated by blank lines)."),
     overwrite: bool = typer.Option(False, help="Replace an existing run folder's files."),
     hidden_size: Optional[int] = _opt("hidden_size", "Hidden units per layer (H)."),
     layers: Optional[int] = _opt("num_layers", "Number of recurrent layers."),
@@ -174,7 +181,7 @@ def train(
     embed_dropout: Optional[float] = _opt("embed_dropout", "Dropout on the character embedding, in [0, 1)."),
     seq_len: Optional[int] = _opt("seq_len", "Characters per sequence (T): how far back gradients flow."),
     batch_size: Optional[int] = _opt("batch_size", "Parallel streams per batch (N)."),
-    val_frac: Optional[float] = _opt("val_frac", "Fraction of the corpus (its end) held out for validation."),
+    val_frac: Optional[float] = _opt("val_frac", "Fraction of the corpus (its end) held out for validation; with --records, of the records, chosen at random."),
     encoding: Optional[str] = _opt("encoding", "Text encoding of the corpus files."),
     min_char_count: Optional[int] = _opt("min_char_count", "Fold characters seen fewer times into one unknown symbol (U+FFFD)."),
     max_vocab: Optional[int] = _opt("max_vocab", "Keep at most this many symbols: the most frequent, plus the unknown symbol."),
@@ -211,6 +218,7 @@ def train(
              "embed_dropout": embed_dropout, "weight_decay": weight_decay,
              "seq_len": seq_len, "batch_size": batch_size, "val_frac": val_frac,
              "encoding": encoding, "min_char_count": min_char_count, "max_vocab": max_vocab,
+             "records": records,
              "optimizer": optimizer, "lr": lr, "momentum": momentum,
              "lr_schedule": lr_schedule, "lr_decay": lr_decay, "lr_decay_every": lr_decay_every,
              "warmup_steps": warmup_steps, "min_lr": min_lr, "grad_clip": grad_clip,
@@ -224,10 +232,16 @@ def train(
     cfg = TrainConfig(**{k: v for k, v in given.items() if v is not None}, quiet=quiet)
     if resume is None and corpus is None:
         fail("no corpus given: pass a text file, a folder of .txt files, or python-docs")
+    if resume is not None and init_from is not None:
+        fail("--init-from starts a new run from a checkpoint's weights; it cannot be "
+             "combined with --resume, which continues a run")
     if resume is not None and run_dir is not None:
         fail("--run-dir cannot be combined with --resume (a run continues in its own folder)")
+    if init_from is not None and corpus is None:
+        fail("--init-from needs the corpus to train on: charlstm train CORPUS --init-from CKPT")
     result = run_training(corpus, cfg, run_dir=run_dir, resume=resume, overwrite=overwrite,
-                          explicit=explicit, command="charlstm " + " ".join(sys.argv[1:]))
+                          explicit=explicit, command="charlstm " + " ".join(sys.argv[1:]),
+                          init_from=init_from)
     if result.stopped_by == "interrupt":
         import signal
         name = result.signal or "SIGINT"
@@ -251,35 +265,92 @@ def _load_model(path: Path):
 @app.command(name="sample", no_args_is_help=True)
 def sample_cmd(
     checkpoint: Path = typer.Argument(..., help="A .npz checkpoint (best.npz, latest.npz)."),
-    length: int = typer.Option(500, help="Characters to generate (after the prime text)."),
+    length: int = typer.Option(500, help="Characters to generate (after the prime text); a records model writes records instead (--max-length)."),
     temperature: float = typer.Option(1.0, help="Softmax temperature, > 0: lower is safer, higher is wilder."),
     top_k: Optional[int] = typer.Option(None, help="Sample only from the k most likely characters."),
     top_p: Optional[float] = typer.Option(None, help="Sample from the smallest set with this much probability, in (0, 1]."),
     greedy: bool = typer.Option(False, help="Always take the most likely character."),
-    prime: str = typer.Option("", help="Text the model reads first; the output starts with it."),
+    prime: str = typer.Option("", help="Text the model reads first; the output starts with it (for a records model: the start of each record)."),
+    prime_file: Optional[Path] = typer.Option(None, help="Read the prime text from this file (UTF-8; a long or multi-line prime)."),
+    stop: Optional[List[str]] = typer.Option(None, "--stop", help="End a sample once this text has been generated (it is printed); repeatable."),
     seed: Optional[int] = typer.Option(None, help="Random seed: the same seed gives the same text."),
-    num_samples: int = typer.Option(1, min=1, help="How many samples to print, each after a line '--- sample K of N'."),
+    num_samples: Optional[int] = typer.Option(None, min=1, help="How many samples to print, each after a line '--- sample K of N' (a records model: records, one per line) \\[default: 1; 10 for a records model].", show_default=False),
+    max_length: Optional[int] = typer.Option(None, min=0, help="Records model: at most this many characters generated per record (after the prime) \\[default: 500].", show_default=False),
+    exclude: Optional[Path] = typer.Option(None, help="Records model: skip samples that are records of this file (e.g. the training corpus) and draw again; prints how many were skipped."),
     allow_unknown: bool = typer.Option(False, help="Let the model emit its unknown symbol (U+FFFD), for a vocabulary with rare characters folded."),
 ):
-    """Generate text from a checkpoint, streamed to stdout as it is produced."""
+    """Generate text from a checkpoint, streamed to stdout as it is produced.
+
+    A records model (trained with --records) prints whole records, one per line (a blank
+    line between paragraphs), each from a zero state until its end-of-record symbol.
+    """
     import numpy as np
 
-    from .sample import check_options, check_prime, iter_sample
+    from .sample import check_options, check_prime, iter_sample, read_text_file, stop_at
 
     check_options(length, temperature, top_k, top_p)
-    _, model, vocab = _load_model(checkpoint)
-    check_prime(vocab, prime)                          # before any output
+    if prime_file is not None:
+        if prime:
+            fail("give the prime text with --prime or --prime-file, not both")
+        prime = read_text_file(prime_file, "--prime-file")
+    stop_at((), stop or ())                            # refuses an empty --stop early
+    ck, model, vocab = _load_model(checkpoint)
     rng = np.random.default_rng(seed)
+    records = ck.meta.get("train", {}).get("records")
+    if records:
+        _sample_records(model, vocab, records, num_samples or 10, 500 if max_length is None
+                        else max_length, prime, stop or (), exclude, rng,
+                        dict(temperature=temperature, top_k=top_k, top_p=top_p, greedy=greedy,
+                             allow_unknown=allow_unknown))
+        return
+    for flag, value in (("--max-length", max_length), ("--exclude", exclude)):
+        if value is not None:
+            fail(f"{flag} is for a records model (trained with --records); this one was "
+                 "trained on one stream of text: use --length and --num-samples")
+    check_prime(vocab, prime)                          # before any output
+    num_samples = num_samples or 1
     for n in range(num_samples):
         if num_samples > 1:                            # samples have blank lines of their own
             sys.stdout.write(f"{chr(10) if n else ''}--- sample {n + 1} of {num_samples}\n")
         sys.stdout.write(prime)
-        for ch in iter_sample(model, vocab, length, prime, temperature=temperature,
-                              top_k=top_k, top_p=top_p, greedy=greedy, rng=rng,
-                              allow_unknown=allow_unknown):
+        for ch in stop_at(iter_sample(model, vocab, length, prime, temperature=temperature,
+                                      top_k=top_k, top_p=top_p, greedy=greedy, rng=rng,
+                                      allow_unknown=allow_unknown), stop or ()):
             sys.stdout.write(ch)
             sys.stdout.flush()
     sys.stdout.write("\n")
+
+
+def _sample_records(model, vocab, mode, num, max_length, prime, stop, exclude, rng, options):
+    """Print ``num`` records of a records model, skipping those found in ``exclude``."""
+    from .data import split_records
+    from .sample import check_options, read_text_file, sample_record
+
+    check_options(max_length, options["temperature"], options["top_k"], options["top_p"])
+    if mode == "lines" and "\n" in prime:
+        fail("the prime text has a newline, but this model's records are single lines "
+             "(--records lines); give the start of one line")
+    known = set()
+    if exclude is not None:
+        known = set(split_records(read_text_file(exclude, "--exclude"), mode))
+    sep = "\n\n" if mode == "paragraphs" else "\n"
+    printed = skipped = 0
+    tries = 50 * num + 100                             # a model that only repeats its corpus
+    for _ in range(tries):
+        if printed == num:
+            break
+        r = sample_record(model, vocab, max_length, prime, stop=stop, rng=rng, **options)
+        if r in known:
+            skipped += 1
+            continue
+        sys.stdout.write(("" if printed == 0 else sep) + r)
+        sys.stdout.flush()
+        printed += 1
+    sys.stdout.write("\n")
+    if exclude is not None:
+        typer.echo(f"skipped {skipped} of {printed + skipped} samples already in {exclude}"
+                   + ("" if printed == num else
+                      f"; stopped after {tries} tries with {printed} new ones"), err=True)
 
 
 @app.command(name="eval", no_args_is_help=True)
@@ -296,8 +367,15 @@ def eval_cmd(
     ck, model, vocab = _load_model(checkpoint)
     encoding = encoding or ck.meta.get("train", {}).get("encoding", "utf-8")
     corpus = load_corpus(text, encoding)
-    r = score_text(model, vocab, corpus.text, strict=strict)
-    typer.echo(f"text: {corpus.source} ({r['chars']:,} predictions scored, state carried)")
+    records = ck.meta.get("train", {}).get("records")
+    if records:
+        from .evaluate import score_records
+        r = score_records(model, vocab, corpus.text, records, strict)
+        typer.echo(f"text: {corpus.source} ({r['records']:,} records, {r['chars']:,} predictions "
+                   "scored, end-of-record included, each record from a zero state)")
+    else:
+        r = score_text(model, vocab, corpus.text, strict=strict)
+        typer.echo(f"text: {corpus.source} ({r['chars']:,} predictions scored, state carried)")
     if r["unknown"]:
         n, kinds = sum(r["unknown"].values()), len(r["unknown"])
         how = "excluded" if vocab.unknown_char is None else "scored as the unknown symbol"
@@ -305,8 +383,9 @@ def eval_cmd(
                            for c, k in r["unknown"].items())
         typer.echo(f"{how} {n} characters outside the vocabulary"
                    + (f" ({kinds} distinct)" if kinds != n else "") + f": {listed}")
-    typer.echo(f"loss: {r['loss']:.4f} nats/char")
-    typer.echo(f"bits/char: {r['bits_per_char']:.4f}")
+    unit = "symbol" if records else "char"             # a records loss counts the end symbol
+    typer.echo(f"loss: {r['loss']:.4f} nats/{unit}")
+    typer.echo(f"bits/{unit}: {r['bits_per_char']:.4f}")
     typer.echo(f"perplexity: {r['perplexity']:.3f}")
 
 
@@ -363,7 +442,7 @@ def export(
 
 @app.command(no_args_is_help=True)
 def download(
-    name: str = typer.Argument(..., help="Corpus name: tinyshakespeare."),
+    name: str = typer.Argument(..., help="Corpus name: tinyshakespeare or names (makemore's 32k names, for --records lines)."),
     dest: Path = typer.Option(Path("data"), help="Folder to save it in."),
     url: Optional[str] = typer.Option(None, help="Download from this address instead (a mirror); the checksum is still checked."),
     force: bool = typer.Option(False, help="Download again even if the file exists."),
@@ -474,8 +553,9 @@ def visualize(
     else:
         body = text
     body = body[:length]
-    acts = activations(model, vocab, body, layer=layer, kind=kind)
-    ranked = rank_cells(acts["values"], body, score=score, k=cells)
+    acts = activations(model, vocab, body, layer=layer, kind=kind,
+                       records=ck.meta.get("train", {}).get("records"))
+    ranked = rank_cells(acts["values"], acts["text"], score=score, k=cells)
     png = png or output.with_suffix(".png")
     try:
         write_html(acts, ranked, output)

@@ -7,7 +7,7 @@ import math
 import numpy as np
 
 from .checkpoint import Checkpoint
-from .data import Batches, Vocab
+from .data import Batches, RecordBatches, Vocab, split_records
 from .errors import CharlstmError
 from .model import CharLSTM
 from .train import DEFAULT_MINUTES, evaluate as mean_loss
@@ -39,6 +39,35 @@ def score_text(model: CharLSTM, vocab: Vocab, text: str, strict: bool = False,
             "chars": n, "unknown": unknown}
 
 
+def score_records(model: CharLSTM, vocab: Vocab, text: str, mode: str, strict: bool = False,
+                  batch_size: int = 64, seq_len: int = 256) -> dict:
+    """Loss of a records model on the records of ``text`` (``split_records`` in ``mode``),
+    each read as in training: from a zero state, [END] + record predicting record + [END].
+
+    Characters outside the vocabulary: as ``score_text``. Returns {"loss" (nats per
+    predicted symbol, end-of-record included), "bits_per_char", "perplexity", "records",
+    "chars" (predictions scored), "unknown"}.
+    """
+    if not vocab.end:
+        raise CharlstmError("this model was trained on one stream of text, not on records")
+    records = split_records(text, mode)
+    if not records:
+        raise CharlstmError(f"the text has no records (--records {mode}: every "
+                            f"{mode[:-1]} is empty)")
+    unknown = vocab.unknown("".join(records))
+    if unknown and strict and vocab.unknown_char is None:
+        raise CharlstmError("text has characters outside the model's vocabulary: "
+                            + Vocab.describe(unknown))
+    encoded = [vocab.encode(r, strict=False) for r in records]
+    lengths = np.array([len(r) for r in encoded], dtype=np.int64)
+    ids = np.concatenate(encoded + [np.zeros(1, vocab.dtype)])
+    batches = RecordBatches(ids, np.cumsum(lengths) - lengths, lengths, vocab.end_id,
+                            batch_size, seq_len)
+    loss = mean_loss(model, batches)
+    return {"loss": loss, "bits_per_char": loss / math.log(2), "perplexity": math.exp(loss),
+            "records": len(records), "chars": batches.chars_per_epoch, "unknown": unknown}
+
+
 def printable_vocab(chars: str) -> str:
     """The vocabulary as one readable line: control characters and space escaped."""
     names = {"\n": "\\n", "\t": "\\t", "\r": "\\r", " ": "␣"}
@@ -59,8 +88,14 @@ def describe(ck: Checkpoint, path="") -> str:
         + (f" (embedding {m.input_dropout})" if m.input_dropout != m.dropout else "")
         + f", {meta.get('dtype', 'float32')}",
         f"parameters: {n_params:,}",
-        f"vocabulary ({m.vocab_size}): {printable_vocab(meta['vocab'])}",
+        f"vocabulary ({len(meta['vocab'])}): {printable_vocab(meta['vocab'])}"
+        + (" + the end-of-record symbol" if meta.get("vocab_end") else ""),
     ]
+    if train.get("records"):
+        what = {"lines": "one per line", "paragraphs": "separated by blank lines"}
+        lines.append(f"records: {train['records']} ({what.get(train['records'], '?')}), each "
+                     "from a zero state, ending in the end-of-record symbol; loss per "
+                     "predicted symbol")
     if "step" in meta:
         spe = meta.get("steps_per_epoch") or 0
         ep = f" (epoch {meta['step'] / spe:.2f})" if spe else ""
@@ -68,13 +103,15 @@ def describe(ck: Checkpoint, path="") -> str:
                      f"{meta.get('elapsed_s', 0) / 60:.1f} min")
     if best is not None:
         sliced = meta.get("eval_slice_chars")
-        lines.append(f"best validation loss: {best:.4f} nats/char = {best / math.log(2):.4f} "
-                     f"bits/char" + (f" (on the first {sliced:,} chars of the split, which "
-                                     "every evaluation scores)" if sliced else ""))
+        unit = "symbol" if train.get("records") else "char"
+        lines.append(f"best validation loss: {best:.4f} nats/{unit} = {best / math.log(2):.4f} "
+                     f"bits/{unit}" + (f" (on the first {sliced:,} chars of the split, which "
+                                       "every evaluation scores)" if sliced else ""))
     if "step" in meta:
         full = meta.get("full_val_loss")
-        lines.append(f"whole validation split: {full:.4f} nats/char = {full / math.log(2):.4f} "
-                     "bits/char, at this step" if full is not None else
+        unit = "symbol" if train.get("records") else "char"
+        lines.append(f"whole validation split: {full:.4f} nats/{unit} = {full / math.log(2):.4f} "
+                     f"bits/{unit}, at this step" if full is not None else
                      "whole validation split: not scored at this step (a run scores it when it "
                      "ends; charlstm eval scores any text)")
     if train:
@@ -88,7 +125,13 @@ def describe(ck: Checkpoint, path="") -> str:
                      f"threads: {train.get('threads', 0) or 'auto'} (asked for)")
     if meta.get("corpus"):
         lines.append(f"corpus: {meta.get('corpus_source', meta['corpus'])} "
-                     f"({meta.get('corpus_chars', '?'):,} chars)")
+                     f"({meta.get('corpus_chars', '?'):,} chars"
+                     + (f", {meta['corpus_bytes']:,} bytes, sha256 {meta['corpus_sha256'][:16]}"
+                        if meta.get("corpus_sha256") else "") + ")")
+    if meta.get("parent"):
+        par = meta["parent"]
+        lines.append(f"fine-tuned from: {par.get('path')} (sha256 {str(par.get('sha256'))[:16]}; "
+                     f"trained on {par.get('corpus')}, step {par.get('step')})")
     if meta.get("command"):
         lines.append(f"command: {meta['command']}")
     if meta.get("resumed_with"):

@@ -652,12 +652,16 @@ def temporal_softmax_loss(x, y, mask=None):
     x (N, T, V) logits, y (N, T) integer targets, mask (N, T) optional boolean (False = skip)
     ->  loss (float, nats per character), dx (N, T, V)
 
+    A negative target (-1) is padding, skipped as by the mask (PyTorch's ignore_index):
+    the loss is then the mean over the other predictions.
     Stable for any logits: the column maximum is subtracted before exp.
     """
     xf = _feature_major(x)                             # (V, T, N)
     V, T, N = xf.shape
     logits = _columns(xf)                              # one column per prediction
     yt = y.T.reshape(-1)                               # targets in the same (t, n) order
+    if mask is None and yt.size and yt.min() < 0:
+        mask = y >= 0
     cols = np.arange(T * N)
     shifted = logits - logits.max(axis=0)
     probs = np.exp(shifted)

@@ -349,11 +349,16 @@ class BatchSplit:
                          for _ in range(parts)]
         self.pool = ThreadPoolExecutor(max_workers=parts - 1, thread_name_prefix="charlstm")
 
-    def _run(self, fn, N):
+    def _run(self, fn, N, y=None):
         """fn(replica, rows, share) for every group of rows, the first in this thread and
-        the others in the pool; -> [(result, share)], in group order."""
+        the others in the pool; -> [(result, share)], in group order. A group's share is
+        its part of the rows, or, when targets ``y`` have padding (-1), its part of the
+        predictions scored."""
         edges = np.linspace(0, N, self.parts + 1).round().astype(int)
         groups = [(slice(a, b), (b - a) / N) for a, b in zip(edges[:-1], edges[1:])]
+        if y is not None and y.size and y.min() < 0:
+            scored = (y >= 0).sum(axis=1)
+            groups = [(rows, scored[rows].sum() / scored.sum()) for rows, _ in groups]
         for r in self.replicas:
             r.params = self.model.params               # the same arrays, even if replaced
         with _blas.limit(limits=1):
@@ -372,7 +377,7 @@ class BatchSplit:
         def one(r, rows, share):
             part_state = (state[0][:, rows], state[1][:, rows])
             return r._forward_backward(x[rows], y[rows], part_state, train, weight=share)
-        out = self._run(one, x.shape[0])
+        out = self._run(one, x.shape[0], y)
         loss = sum(res[0] * share for res, share in out)
         grads = out[0][0][1]                           # fresh arrays: add the others to them
         for (_, g, _, _), _ in out[1:]:
@@ -384,6 +389,6 @@ class BatchSplit:
     def loss(self, x, y, state):
         def one(r, rows, share):
             return r._loss(x[rows], y[rows], (state[0][:, rows], state[1][:, rows]))
-        out = self._run(one, x.shape[0])
+        out = self._run(one, x.shape[0], y)
         join = lambda j: np.concatenate([res[1][j] for res, _ in out], axis=1)
         return sum(res[0] * share for res, share in out), (join(0), join(1))

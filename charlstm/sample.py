@@ -1,8 +1,14 @@
-"""Generating text from a model: temperature, top-k, top-p (nucleus), greedy, prime text."""
+"""Generating text from a model: temperature, top-k, top-p (nucleus), greedy, prime text.
+
+A records model (trained with --records) writes one record at a time: ``iter_record``
+starts each from a zero state and stops at its end-of-record symbol. ``stop_at`` cuts
+any generated text after a stop string.
+"""
 
 from __future__ import annotations
 
-from typing import Iterator
+from pathlib import Path
+from typing import Iterable, Iterator
 
 import numpy as np
 
@@ -71,7 +77,7 @@ def iter_sample(model: CharLSTM, vocab: Vocab, length: int, prime: str = "",
     state = model.init_state(1)
     banned = vocab.unknown_id if not allow_unknown else None
     if not prime and "\n" not in vocab.stoi:
-        ch = int(rng.choice([i for i in range(len(vocab)) if i != banned]))
+        ch = int(rng.choice([i for i in range(len(vocab.chars)) if i != banned]))
         yield vocab.chars[ch]
         length -= 1
         prime_ids = np.array([[ch]])
@@ -85,6 +91,8 @@ def iter_sample(model: CharLSTM, vocab: Vocab, length: int, prime: str = "",
         logits, state = model.step(ids, state)
         if banned is not None:
             logits[0, banned] = -np.inf
+        if vocab.end:                                  # a records model's end symbol: not text
+            logits[0, vocab.end_id] = -np.inf
         if greedy:
             ch = int(np.argmax(logits[0]))
         else:
@@ -110,3 +118,83 @@ def sample(model: CharLSTM, vocab: Vocab, length: int, prime: str = "", *,
         raise CharlstmError("pass seed or rng, not both")
     rng = rng if rng is not None else np.random.default_rng(seed)
     return prime + "".join(iter_sample(model, vocab, length, prime, rng=rng, **options))
+
+
+def _choose(logits, temperature, top_k, top_p, greedy, rng) -> int:
+    """The next symbol's id from logits (V,)."""
+    if greedy:
+        return int(np.argmax(logits))
+    p = next_char_probs(logits, temperature, top_k, top_p)
+    return min(int(np.searchsorted(np.cumsum(p), rng.random() * p.sum())), len(p) - 1)
+
+
+def iter_record(model: CharLSTM, vocab: Vocab, max_length: int, prime: str = "",
+                temperature: float = 1.0, top_k: int | None = None, top_p: float | None = None,
+                greedy: bool = False, rng: np.random.Generator | None = None,
+                allow_unknown: bool = False) -> Iterator[str]:
+    """Yield the characters of one record of a records model, after ``prime`` (its start,
+    not yielded), until the model writes its end-of-record symbol or ``max_length``
+    characters have been generated.
+
+    The record is read as in training: from a zero state, the end symbol first.
+    """
+    if not vocab.end:
+        raise CharlstmError("this model was trained on one stream of text, not on records; "
+                            "sample it without the records options")
+    check_options(max_length, temperature, top_k, top_p)
+    rng = rng if rng is not None else np.random.default_rng()
+    bad = vocab.unknown(prime) if prime else {}
+    if bad and vocab.unknown_char is None:
+        raise CharlstmError("prime text has characters outside the model's vocabulary: "
+                            + Vocab.describe(bad))
+    ids = np.concatenate([[vocab.end_id], vocab.encode(prime)]).astype(np.int64)[None, :]
+    state = model.init_state(1)
+    if ids.shape[1] > 1:
+        _, state = model.forward(ids[:, :-1], state)
+    ids = ids[:, -1]
+    for _ in range(max_length):
+        logits, state = model.step(ids, state)
+        if not allow_unknown and vocab.unknown_id is not None:
+            logits[0, vocab.unknown_id] = -np.inf
+        ch = _choose(logits[0], temperature, top_k, top_p, greedy, rng)
+        if ch == vocab.end_id:
+            return
+        yield vocab.chars[ch]
+        ids = np.array([ch])
+
+
+def sample_record(model, vocab, max_length, prime="", stop=(), **kw) -> str:
+    """One record (prime included) as a string; ``stop``: as for ``stop_at``."""
+    return prime + "".join(stop_at(iter_record(model, vocab, max_length, prime, **kw), stop))
+
+
+def stop_at(chars: Iterable[str], stops: Iterable[str] = ()) -> Iterator[str]:
+    """Pass ``chars`` through until one of the ``stops`` strings has been generated
+    (it is yielded too), then stop drawing. An empty stop string is refused at once."""
+    stops = list(stops)
+    if any(not s for s in stops):
+        raise CharlstmError("--stop needs some text (an empty string would stop at once)")
+    return _until(chars, stops)
+
+
+def _until(chars, stops):
+    longest = max(map(len, stops), default=0)
+    tail = ""
+    for ch in chars:
+        yield ch
+        if longest:
+            tail = (tail + ch)[-longest:]
+            if any(tail.endswith(s) for s in stops):
+                return
+
+
+def read_text_file(path, flag: str = "--prime-file") -> str:
+    """The text of a file given to ``flag`` (UTF-8), refused when missing, binary or empty."""
+    from .data import _decode, _read
+    path = Path(path)
+    if not path.is_file():
+        raise CharlstmError(f"{flag} file {path} not found")
+    text = _decode(_read(path), path, "utf-8")
+    if not text:
+        raise CharlstmError(f"{flag} file {path} is empty")
+    return text

@@ -4,7 +4,10 @@
     result = train("python-docs", TrainConfig(minutes=1), run_dir="runs/demo")
 
 A run folder holds config.json, metrics.csv, latest.npz, best.npz, loss.png and
-samples.txt. ``train(..., resume="runs/demo")`` continues it exactly where it stopped.
+samples.txt. ``train(..., resume="runs/demo")`` continues it exactly where it stopped;
+``train("other.txt", cfg, init_from="runs/demo/best.npz")`` starts a new run (a fine-tune)
+from its weights. ``TrainConfig(records="lines")`` trains on records (one name or title
+per line), each an independent sequence.
 
 Reading order: ``train()`` (settings, data, folder) -> ``Trainer.run()`` (the loop) ->
 the Trainer's steps (``next_batch``, ``count``, ``evaluate``, ``save``, ``finish``).
@@ -25,7 +28,7 @@ import threading
 import time
 import warnings
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 from datetime import datetime
 from pathlib import Path
 
@@ -33,12 +36,13 @@ import numpy as np
 from tqdm import tqdm
 
 from . import checkpoint as ckpt
-from .data import Batches, encode_corpus, fit_streams, split
+from .data import (RECORD_MODES, Batches, RecordBatches, Vocab, encode_corpus, fit_streams,
+                   read_records, remap_ids, split, split_record_ids)
 from .errors import CharlstmError, ConfigError
-from .model import CharLSTM, ModelConfig
+from .model import CharLSTM, ModelConfig, init_params
 from .optim import OPTIMIZERS, SCHEDULES, clip_grads, decay_weights, learning_rate, make_optimizer
 from .plot import plot_runs, read_metrics
-from .sample import sample
+from .sample import sample, sample_record
 
 DEFAULT_MINUTES = 10.0
 METRICS = ["step", "epoch", "chars", "train_loss", "val_loss", "val_bpc", "lr", "grad_norm",
@@ -68,6 +72,7 @@ class TrainConfig:
     encoding: str = "utf-8"
     min_char_count: int = 1                            # rarer characters fold into one unknown symbol
     max_vocab: int | None = None                       # keep at most this many symbols (unknown included)
+    records: str | None = None                         # lines or paragraphs: independent records
     # optimisation
     optimizer: str = "adam"
     lr: float = 5e-3                                   # the peak: the rate decays from it
@@ -110,6 +115,7 @@ class TrainConfig:
             (0 < self.val_frac < 1, f"--val-frac must be in (0, 1), got {self.val_frac}"),
             (self.min_char_count >= 1, f"--min-char-count must be at least 1, got {self.min_char_count}"),
             (self.max_vocab is None or self.max_vocab >= 2, f"--max-vocab must be at least 2, got {self.max_vocab}"),
+            (self.records in (None, *RECORD_MODES), f"--records must be one of {', '.join(RECORD_MODES)}, got {self.records!r}"),
             (self.optimizer in OPTIMIZERS, f"--optimizer must be one of {', '.join(OPTIMIZERS)}, got {self.optimizer!r}"),
             (self.lr > 0 and math.isfinite(self.lr), f"--lr must be greater than 0, got {self.lr}"),
             (self.weight_decay >= 0 and math.isfinite(self.weight_decay), f"--weight-decay must be 0 or more, got {self.weight_decay}"),
@@ -143,6 +149,12 @@ MUTABLE = ["epochs", "max_steps", "minutes", "eval_every", "checkpoint_every",
 FIXED = [f.name for f in fields(TrainConfig) if f.name not in MUTABLE]
 # Fields added after runs were saved without them, whose default is not what those runs did.
 BEFORE_FIELD = {"embed_dropout": None}                 # the embedding had --dropout
+# The defaults of a records run (--records) where they differ from a stream's, measured
+# on names.txt (docs/records-and-finetuning.md); flags the user sets win.
+RECORDS_DEFAULTS = {"lr": 8e-3, "dropout": 0.4}
+# The flags of the fields that give a model its shape (--init-from takes them from its checkpoint).
+SHAPE_FLAGS = {"hidden_size": "--hidden-size", "num_layers": "--layers", "cell": "--cell",
+               "embed_size": "--embed-size"}
 
 
 @dataclass
@@ -171,8 +183,10 @@ class EvaluationStopped(Exception):
 
 # --------------------------------------------------------------------------- helpers
 
-def evaluate(model: CharLSTM, batches: Batches, stop=None) -> float:
-    """Mean loss (nats/char) over every character of ``batches``, state carried.
+def evaluate(model: CharLSTM, batches, stop=None) -> float:
+    """Mean loss (nats per predicted character or end-of-record symbol) over every
+    prediction of ``batches`` (Batches or RecordBatches): the state is carried from one
+    batch to the next, and starts from zero where ``batches.resets`` says.
 
     stop: a function called before each batch; when it returns a reason (a string), the
     evaluation is given up: EvaluationStopped(reason).
@@ -183,13 +197,17 @@ def evaluate(model: CharLSTM, batches: Batches, stop=None) -> float:
         if stop is not None and (why := stop()):
             raise EvaluationStopped(why)
         x, y = batches.get(k)
+        if batches.resets(k):
+            state = model.init_state(x.shape[0])
         loss, state = model.loss(x, y, state)
-        total += loss * x.size
-        count += x.size
+        n = int((y >= 0).sum())                        # padding (-1) is not scored
+        total += loss * n
+        count += n
     return total / max(count, 1)
 
 
-def eval_slice_chars(cfg: TrainConfig, N: int, n_val: int, resumed_meta=None) -> int:
+def eval_slice_chars(cfg: TrainConfig, N: int, n_val: int, resumed_meta=None,
+                     chars_per_step: float | None = None) -> int:
     """How many validation characters the periodic evaluations score.
 
     --eval-chars 0: all of them. By default one eighth of the characters trained between
@@ -204,7 +222,8 @@ def eval_slice_chars(cfg: TrainConfig, N: int, n_val: int, resumed_meta=None) ->
     elif cfg.eval_chars is not None:
         n = cfg.eval_chars
     else:
-        n = max(cfg.eval_every * N * cfg.seq_len // 8, 4 * cfg.seq_len)
+        per_step = chars_per_step if chars_per_step is not None else N * cfg.seq_len
+        n = max(int(cfg.eval_every * per_step) // 8, 4 * cfg.seq_len)
     return min(n, n_val - 1)
 
 
@@ -333,25 +352,43 @@ def _describe_signal(name: str) -> str:
 
 @dataclass
 class TrainData:
-    """The corpus as training batches and the two validation views the run scores."""
+    """The corpus as training batches and the two validation views the run scores.
+
+    A stream corpus gives Batches (N contiguous streams, state carried); a records
+    corpus (--records) gives RecordBatches (each record from a zero state) over a random
+    sample of records held out (``load_records``).
+    """
     name: str
     source: str
     vocab: object
     chars: int                                         # in the whole corpus
     from_cache: bool
-    train: Batches
+    train: Batches                                     # or RecordBatches
     val_slice: Batches                                 # scored every --eval-every steps
     val_full: Batches                                  # scored at the end (may be val_slice)
     train_chars: int                                   # the sizes of the two splits
-    val_chars: int
+    val_chars: int                                     # (predictions, for records)
     slice_chars: int                                   # what val_slice predicts (kept on resume)
     warnings: list
+    n_bytes: int = 0                                   # the corpus's size and content hash
+    sha256: str = ""
+    records: str | None = None                         # the records mode, or None: a stream
+    n_records: tuple = ()                              # (train, val) records
 
     @classmethod
-    def load(cls, corpus, cfg: TrainConfig, resumed_meta=None) -> "TrainData":
+    def load(cls, corpus, cfg: TrainConfig, resumed_meta=None,
+             base_vocab: Vocab | None = None) -> "TrainData":
+        """base_vocab: a fine-tune's parent vocabulary; the run's is its union with the
+        corpus's (``Vocab.merge``)."""
+        if cfg.records:
+            return cls.load_records(corpus, cfg, resumed_meta, base_vocab)
         c = encode_corpus(corpus, cfg.encoding, cfg.min_char_count, cfg.max_vocab,
                           progress=not cfg.quiet)      # ids memory-mapped for a big corpus
-        train_ids, val_ids = split(c.ids, cfg.val_frac)
+        vocab, ids = c.vocab, c.ids
+        if base_vocab is not None:
+            vocab = base_vocab.merge(c.vocab, end=False)
+            ids = remap_ids(ids, vocab.lookup(c.vocab), vocab.dtype)
+        train_ids, val_ids = split(ids, cfg.val_frac)
         T, total = cfg.seq_len, len(c.ids)
         N, warn_t = fit_streams(len(train_ids), cfg.batch_size, T, "training", total, cfg.val_frac)
         N_val, warn_v = fit_streams(len(val_ids), cfg.batch_size, T, "validation", total, cfg.val_frac)
@@ -361,9 +398,37 @@ class TrainData:
         if n_slice < len(val_ids) - 1:
             N_slice, _ = fit_streams(n_slice + 1, N_val, T, "validation", total, cfg.val_frac)
             val_slice = Batches(val_ids[:n_slice + 1], N_slice, T, partial=True)
-        return cls(c.name, c.source, c.vocab, total, c.from_cache, Batches(train_ids, N, T),
+        return cls(c.name, c.source, vocab, total, c.from_cache, Batches(train_ids, N, T),
                    val_slice, val_full, len(train_ids), len(val_ids), n_slice,
-                   [w for w in (warn_t, warn_v) if w])
+                   [w for w in (warn_t, warn_v) if w], c.n_bytes, c.sha256)
+
+    @classmethod
+    def load_records(cls, corpus, cfg: TrainConfig, resumed_meta=None,
+                     base_vocab: Vocab | None = None) -> "TrainData":
+        """Records (``read_records``): the vocabulary of their characters plus the
+        end-of-record symbol; a random, seeded --val-frac of the records held out."""
+        rc = read_records(corpus, cfg.encoding, cfg.records)
+        vocab, ids = Vocab.build("".join(rc.records), cfg.min_char_count, cfg.max_vocab,
+                                 end=True)
+        if base_vocab is not None:
+            merged = base_vocab.merge(vocab, end=True)
+            vocab, ids = merged, remap_ids(ids, merged.lookup(vocab), merged.dtype)
+        lengths = np.array([len(r) for r in rc.records], dtype=np.int64)
+        starts = np.cumsum(lengths) - lengths
+        train_idx, val_idx = split_record_ids(len(lengths), cfg.val_frac)
+        N, T, end = cfg.batch_size, cfg.seq_len, vocab.end_id
+        train = RecordBatches(ids, starts[train_idx], lengths[train_idx], end, N, T, seed=cfg.seed)
+        val_full = val_slice = RecordBatches(ids, starts[val_idx], lengths[val_idx], end, N, T)
+        n_val = val_full.chars_per_epoch
+        # n_val + 1: a stream's n characters make n - 1 predictions; records' count all.
+        n_slice = eval_slice_chars(cfg, N, n_val + 1, resumed_meta,
+                                   chars_per_step=train.chars_per_epoch / len(train))
+        if n_slice < n_val:                            # the first held-out records: a random sample
+            m = int(np.searchsorted(np.cumsum(lengths[val_idx] + 1), n_slice)) + 1
+            val_slice = RecordBatches(ids, starts[val_idx[:m]], lengths[val_idx[:m]], end, N, T)
+        return cls(rc.name, rc.source, vocab, rc.chars, False, train, val_slice, val_full,
+                   train.chars_per_epoch, n_val, val_slice.chars_per_epoch, [], rc.n_bytes,
+                   rc.sha256, cfg.records, (train.records, val_full.records))
 
     @property
     def steps_per_epoch(self) -> int:
@@ -680,6 +745,63 @@ def _previous_horizon(ck) -> int | None:
     return min(limits) if limits else None
 
 
+def _with_records_defaults(cfg: TrainConfig, explicit: set) -> TrainConfig:
+    """A new records run: RECORDS_DEFAULTS for the fields the user did not set."""
+    return replace(cfg, **{k: v for k, v in RECORDS_DEFAULTS.items() if k not in explicit})
+
+
+def _init_from_config(cfg: TrainConfig, parent, explicit: set) -> TrainConfig:
+    """A fine-tune's settings: the parent checkpoint's model shape, everything else as
+    given (or the defaults of a new run). A shape flag that differs is refused."""
+    m = parent.model_config
+    differ = [f for f in SHAPE_FLAGS if f in explicit and getattr(cfg, f) != getattr(m, f)]
+    if differ:
+        raise CharlstmError(
+            "--init-from takes the model's shape from its checkpoint: " + ", ".join(
+                f"{SHAPE_FLAGS[f]} {getattr(cfg, f)} (checkpoint has {getattr(m, f)})"
+                for f in differ) + "; drop these flags (every other setting may be set anew)")
+    return replace(cfg, **{f: getattr(m, f) for f in SHAPE_FLAGS}).validate()
+
+
+def inherit_params(parent, vocab: Vocab, model_cfg: ModelConfig, seed: int, dtype) -> dict:
+    """A fine-tune's first weights: the parent checkpoint's, over the run's vocabulary.
+
+    Every symbol the parent knows keeps its embedding row, output column and output bias;
+    a symbol it does not know (a character only in the new corpus, or the end-of-record
+    symbol new to a records run) gets the values a fresh model of this vocabulary and
+    seed would start with (``init_params``). The recurrent layers are the parent's.
+    """
+    fresh = init_params(model_cfg, np.random.default_rng(seed), dtype)
+    old = parent.params
+    table = parent.vocab.lookup(vocab)                 # run id -> parent id, or -1
+    new_ids, old_ids = np.flatnonzero(table >= 0), table[table >= 0]
+    p = {k: (v if k in ("embed", "out.W", "out.b") else old[k].astype(dtype))
+         for k, v in fresh.items()}
+    p["embed"][new_ids] = old["embed"][old_ids]
+    p["out.W"][:, new_ids] = old["out.W"][:, old_ids]
+    p["out.b"][new_ids] = old["out.b"][old_ids]
+    return p
+
+
+def _check_same_corpus(ck, data: TrainData, corpus, ck_path):
+    """--resume continues on the run's own text: refuse a corpus whose bytes differ
+    (checkpoints from before the content hash: whose length in characters differs)."""
+    had = ck.meta
+    if had.get("corpus_sha256"):
+        same = (had["corpus_sha256"], had.get("corpus_bytes")) == (data.sha256, data.n_bytes)
+        was = f"{had.get('corpus_bytes', 0):,} bytes, sha256 {had['corpus_sha256'][:12]}"
+        now = f"{data.n_bytes:,} bytes, sha256 {data.sha256[:12]}"
+    else:
+        same = had.get("corpus_chars") in (None, data.chars)
+        was, now = f"{had.get('corpus_chars', 0):,} characters", f"{data.chars:,}"
+    if not same:
+        raise CharlstmError(
+            f"corpus {corpus} is not the one this run was trained on (it has {now}; the "
+            f"run's had {was}); --resume continues a run exactly, on its own text. To train "
+            f"this model on new text, start a new run from it: charlstm train {corpus} "
+            f"--init-from {ck_path}")
+
+
 def _nats(loss: float) -> str:
     return f"{loss:.4f} nats/char ({loss / math.log(2):.3f} bits/char)"
 
@@ -688,12 +810,16 @@ def _nats(loss: float) -> str:
 
 def train(corpus, cfg: TrainConfig | None = None, run_dir=None, resume=None,
           overwrite: bool = False, explicit: set | None = None, log=None,
-          command: str | None = None, clock=time.perf_counter) -> TrainResult:
+          command: str | None = None, clock=time.perf_counter,
+          init_from=None) -> TrainResult:
     """Train on ``corpus`` (file, folder or built-in name) and return a TrainResult.
 
     resume: a run folder or checkpoint to continue. explicit: the names of the config
     fields the user set (a resumed run refuses a fixed field that differs from the
     checkpoint's; unset fields are taken from the checkpoint).
+    init_from: a checkpoint whose weights a new run starts from (a fine-tune): its model
+    shape, the union of its vocabulary and the corpus's (``inherit_params``); a fresh
+    optimizer, schedule and data position; any other setting as given.
     log: a function for progress lines (default: to stderr, above the progress bar).
     clock: seconds as a float (the time budget, the rate's progress and the logs use it).
     """
@@ -702,38 +828,68 @@ def train(corpus, cfg: TrainConfig | None = None, run_dir=None, resume=None,
                    (f.name for f in fields(TrainConfig)
                     if getattr(cfg, f.name) != getattr(TrainConfig(), f.name)))
     cfg.validate()
-    ck = None
+    ck = parent = parent_info = None
     if resume is not None:
+        if init_from is not None:
+            raise CharlstmError("--init-from starts a new run from a checkpoint's weights; "
+                                "it cannot be combined with --resume, which continues a run")
         run_dir, ck_path = _resolve_resume(resume)
         ck = ckpt.load(ck_path)
         cfg = _resumed_config(cfg, ck, explicit)
         corpus = corpus if corpus is not None else ck.meta["corpus"]
     elif corpus is None:
         raise CharlstmError("no corpus given: pass a text file, a folder or a built-in name")
+    if ck is None and cfg.records:
+        cfg = _with_records_defaults(cfg, explicit)
+    if init_from is not None:
+        parent = ckpt.load(init_from)
+        cfg = _init_from_config(cfg, parent, explicit)
+        parent_info = {"path": str(init_from), "sha256": ckpt.file_sha256(init_from),
+                       "corpus": parent.meta.get("corpus"), "step": parent.meta.get("step")}
 
-    data = TrainData.load(corpus, cfg, ck.meta if ck is not None else None)
-    if ck is not None and data.vocab != ck.vocab:
-        raise CharlstmError(f"corpus {corpus} is not the one this run was trained on "
-                            "(its vocabulary differs); pass the original corpus")
+    # A fine-tune's vocabulary is a union; resumed, it is the checkpoint's (the same
+    # corpus adds nothing to it).
+    base_vocab = (parent.vocab if parent is not None else
+                  ck.vocab if ck is not None and ck.meta.get("parent") else None)
+    data = TrainData.load(corpus, cfg, ck.meta if ck is not None else None, base_vocab)
+    if ck is not None:
+        _check_same_corpus(ck, data, corpus, ck_path)
+        if data.vocab != ck.vocab:
+            raise CharlstmError(f"corpus {corpus} is not the one this run was trained on "
+                                "(its vocabulary differs); pass the original corpus")
     if ck is None:
         folder = RunFolder.create(run_dir if run_dir is not None
                                   else _default_run_dir(data.name), overwrite)
     else:
         folder = RunFolder.reopen(run_dir)
-    trainer = Trainer(cfg, data, folder, _run_meta(cfg, data, corpus, ck, command), ck, log, clock)
+    start = None
+    if parent is not None:
+        start = inherit_params(parent, data.vocab, cfg.model_config(len(data.vocab)),
+                               cfg.seed, np.dtype(cfg.dtype))
+    meta = _run_meta(cfg, data, corpus, ck, command, parent_info)
+    trainer = Trainer(cfg, data, folder, meta, ck, log, clock, start_params=start)
     return trainer.run()
 
 
-def _run_meta(cfg: TrainConfig, data: TrainData, corpus, ck, command) -> dict:
-    """What every checkpoint of the run records besides where the run is."""
+def _run_meta(cfg: TrainConfig, data: TrainData, corpus, ck, command, parent=None) -> dict:
+    """What every checkpoint of the run records besides where the run is.
+
+    corpus_bytes, corpus_sha256: the corpus's size and the sha256 of its bytes (a resume
+    refuses other text); parent: for a fine-tune (--init-from), the checkpoint it
+    started from {"path", "sha256" of the file, "corpus", "step"}.
+    """
     meta = {
         "model": cfg.model_config(len(data.vocab)).to_dict(), **data.vocab.to_meta(),
         "dtype": cfg.dtype, "train": asdict(cfg), "corpus": str(corpus),
         "corpus_source": data.source, "corpus_chars": data.chars,
+        "corpus_bytes": data.n_bytes, "corpus_sha256": data.sha256,
         "steps_per_epoch": data.steps_per_epoch, "eval_slice_chars": data.slice_chars,
         "command": (ck.meta.get("command") if ck is not None else None)
                    or command or " ".join(sys.argv),
     }
+    parent = ck.meta.get("parent") if ck is not None else parent
+    if parent:
+        meta["parent"] = parent
     if command and ck is not None:
         meta["resumed_with"] = command
     return meta
@@ -747,11 +903,13 @@ class Trainer:
     """
 
     def __init__(self, cfg: TrainConfig, data: TrainData, folder: RunFolder, meta: dict,
-                 ck=None, log=None, clock=time.perf_counter):
+                 ck=None, log=None, clock=time.perf_counter, start_params=None):
+        # start_params: a new run's first weights (a fine-tune's); None: a fresh model.
         self.cfg, self.data, self.folder, self.meta, self.clock = cfg, data, folder, meta, clock
         self.log = log or (lambda s: tqdm.write(s, file=_STDERR))
         dtype = np.dtype(cfg.dtype)
-        params = {k: v.astype(dtype) for k, v in ck.params.items()} if ck is not None else None
+        params = ({k: v.astype(dtype) for k, v in ck.params.items()} if ck is not None
+                  else start_params)
         self.model = CharLSTM(cfg.model_config(len(data.vocab)), seed=cfg.seed, dtype=dtype,
                               params=params, threads=cfg.threads)
         self.opt = make_optimizer(cfg.optimizer, self.model.params, cfg.momentum)
@@ -798,6 +956,7 @@ class Trainer:
             budget.start()
             self.meter = _Meter(self.clock, self.chars(), tau=cfg.eval_every / 4,
                                 smooth=self.smooth0)
+            self.chars0 = self.chars()
             self.step0, diverged = self.step, None
             try:
                 while (stopped_by := budget.stop_reason(self.step, interrupted.set)) is None:
@@ -830,10 +989,13 @@ class Trainer:
     # ---------------------------------------------------------------- its steps
 
     def next_batch(self):
-        """The next training batch; at the start of an epoch the carried state is reset."""
-        if self.batch == 0:
-            self.state = self.model.init_state(self.data.train.N)
-        return self.data.train.get(self.batch)
+        """The next training batch; the carried state is reset where the batches say: at
+        the start of an epoch (for records, at the start of each group of records)."""
+        train = self.data.train
+        x, y = train.get(self.batch, self.epoch)
+        if train.resets(self.batch, self.epoch):
+            self.state = self.model.init_state(x.shape[0])
+        return x, y
 
     def learning_rate(self) -> float:
         cfg = self.cfg
@@ -853,7 +1015,8 @@ class Trainer:
         self.meter.add(loss, norm)
 
     def chars(self) -> int:
-        return self.step * self.data.train.N * self.data.train.T
+        """Predictions trained on so far (for records, padding not counted)."""
+        return self.data.train.chars_seen(self.step)
 
     def divergence(self, loss, norm) -> str:
         """The message of a NaN stop: the step that failed (step + 1, not applied), what
@@ -943,15 +1106,27 @@ class Trainer:
         if stop is not None and stop():               # out of time: no sample, no new plot
             return
         if self.cfg.sample_chars:
-            text = sample(self.model, data.vocab, self.cfg.sample_chars,
-                          rng=np.random.default_rng([self.cfg.seed, self.step]), temperature=0.8)
-            folder.append_sample(self.step, val, text)
+            folder.append_sample(self.step, val, self.sample_text())
         folder.replot()
         self.meter.reset(chars)
 
     def evaluation_cut(self) -> str | None:
         """After a stop signal, why an evaluation must stop now (None: go on)."""
         return self.stop.evaluation_cut() if self.stop.set else None
+
+    def sample_text(self) -> str:
+        """About --sample-chars characters of text for samples.txt: a stream, or records
+        (one per line; for paragraphs, one per block) until that many characters."""
+        cfg, data = self.cfg, self.data
+        rng = np.random.default_rng([cfg.seed, self.step])
+        if data.records is None:
+            return sample(self.model, data.vocab, cfg.sample_chars, rng=rng, temperature=0.8)
+        out, n = [], 0
+        while n < cfg.sample_chars and len(out) < 100:
+            r = sample_record(self.model, data.vocab, cfg.sample_chars, rng=rng, temperature=0.8)
+            out.append(r)
+            n += len(r) + 1
+        return ("\n\n" if data.records == "paragraphs" else "\n").join(out)
 
     def finish(self, stopped_by):
         """Whatever stopped the run: a last evaluation (the whole split) and latest.npz.
@@ -994,9 +1169,16 @@ class Trainer:
         n_train, n_val = data.train_chars, data.val_chars
         for w in data.warnings:
             log(w)
-        log(f"corpus: {data.source}: {data.chars:,} chars, vocab {len(data.vocab)}, "
-            f"train {n_train:,} / val {n_val:,}"
-            + (" (ids from the cache)" if data.from_cache else ""))
+        if data.records:
+            (r_train, r_val), what = data.n_records, data.records[:-1]
+            log(f"corpus: {data.source}: {data.chars:,} chars, {r_train + r_val:,} records "
+                f"(one per {what}), vocab {len(data.vocab) - 1} characters + end-of-record, "
+                f"train {r_train:,} records ({n_train:,} predictions) / val {r_val:,} "
+                f"({n_val:,}), held out at random")
+        else:
+            log(f"corpus: {data.source}: {data.chars:,} chars, vocab {len(data.vocab)}, "
+                f"train {n_train:,} / val {n_val:,}"
+                + (" (ids from the cache)" if data.from_cache else ""))
         if n_val > 20 * data.slice_chars and n_val > 1_000_000:
             log(f"note: the run ends by scoring the whole validation split, {n_val:,} "
                 f"chars; that takes about as long as training on a third as many. Lower "
@@ -1011,13 +1193,20 @@ class Trainer:
             f"{cfg.embed_size}, {self.model.num_params:,} parameters, {cfg.dtype}, "
             f"{self.threads_used} thread{'s' if self.threads_used > 1 else ''}"
             + ("" if cfg.threads else " (auto)"))
+        if data.records:
+            log(f"batches: up to N={data.train.N} records of similar length, each from a zero "
+                f"state, cut at T={data.train.T}; loss per predicted character or "
+                f"end-of-record symbol")
         log(f"batches: N={data.train.N} x T={data.train.T}, {data.steps_per_epoch} steps per "
             f"epoch; {cfg.optimizer} lr {cfg.lr:g}; stop after {budget.describe()}; "
             f"run folder {self.folder.path}")
+        if self.meta.get("parent") and not self.resumed:
+            log(f"fine-tuning from {self.meta['parent']['path']}: its weights, a fresh optimizer "
+                f"and schedule")
         if self.resumed:
             log(f"resuming at step {self.step} (epoch {self.epoch}, batch {self.batch})")
             self.log_new_horizon()
-        else:
+        elif not self.meta.get("parent"):                  # a fine-tune is no fresh model
             log(f"a fresh model's loss is ln V = {math.log(len(data.vocab)):.3f} nats/char")
         if budget.restarted:
             log(f"the learning rate had decayed to --min-lr {cfg.min_lr:g}: this run restarts "
@@ -1046,7 +1235,7 @@ class Trainer:
         el = self.budget.elapsed()
         post = {"loss": f"{loss:.3f}",
                 "val": "-" if math.isnan(self.last_val) else f"{self.last_val:.3f}",
-                "chars/s": f"{(self.step - self.step0) * self.data.train.N * self.data.train.T / max(el, 1e-9):,.0f}"}
+                "chars/s": f"{(self.chars() - self.chars0) / max(el, 1e-9):,.0f}"}
         left = self.budget.minutes_left()
         if left is not None:
             post["left"] = f"{left:.1f}min"

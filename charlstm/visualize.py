@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .data import Vocab
+from .data import Vocab, split_records
 from .errors import CharlstmError
 from .evaluate import printable_vocab
 from .model import CharLSTM
@@ -23,16 +23,35 @@ SCORES = ("correlation", "variance")
 
 
 def activations(model: CharLSTM, vocab: Vocab, text: str, layer: int = -1,
-                kind: str | None = None) -> dict:
+                kind: str | None = None, records: str | None = None) -> dict:
     """Run ``model`` over ``text`` (one stream) and keep one layer's activations.
 
     kind "cell": tanh(c_t) (LSTM only); "hidden": h_t (any cell); None: cell for an
     LSTM, hidden for a GRU or a vanilla RNN, which have no cell state. Returns {"values" (T, H) in
     [-1, 1], "text" (the characters scored), "top5" (T, 5) ids and "top5_p" (T, 5)
     probabilities of the next character after each position, "layer", "kind"}.
+
+    records ("lines" or "paragraphs", for a records model): the text's records are read
+    as in training, each from a zero state after the end-of-record symbol, which the
+    returned text shows as a newline before each record.
     """
     if kind is None:
         kind = "cell" if model.cfg.cell == "lstm" else "hidden"
+    if records:
+        parts = [_activations(model, vocab, "\n" + r, layer, kind, records=True)
+                 for r in split_records(text, records)]
+        if not parts:
+            raise CharlstmError("the text to visualise has no records")
+        out = dict(parts[0])
+        for key in ("values", "top5", "top5_p"):
+            out[key] = np.concatenate([p[key] for p in parts])
+        out["text"] = "".join(p["text"] for p in parts)
+        return out
+    return _activations(model, vocab, text, layer, kind)
+
+
+def _activations(model, vocab, text, layer, kind, records=False):
+    # records: the text's first character stands for the end-of-record symbol.
     if kind not in KINDS:
         raise CharlstmError(f"--kind must be one of {', '.join(KINDS)}, got {kind!r}")
     if kind == "cell" and model.cfg.cell != "lstm":
@@ -42,13 +61,15 @@ def activations(model: CharLSTM, vocab: Vocab, text: str, layer: int = -1,
     if not -L <= layer < L:
         raise CharlstmError(f"--layer must be in [-{L}, {L - 1}] for this {L}-layer model")
     layer %= L
-    unknown = vocab.unknown(text)
+    unknown = vocab.unknown(text[1:] if records else text)
     if unknown:
         raise CharlstmError("text has characters outside the model's vocabulary: "
                             + Vocab.describe(unknown))
     if not text:
         raise CharlstmError("the text to visualise is empty")
-    x = vocab.encode(text)[None, :].astype(np.int64)
+    x = vocab.encode(text[1:] if records else text)[None, :].astype(np.int64)
+    if records:
+        x = np.concatenate([[[vocab.end_id]], x], axis=1)
     logits, _, caches = model._forward(x, model.init_state(1), False)
     cache = caches[1][layer]
     hs = cache[1]                                      # (H, T+1, N): hs[:, t+1] = h_t
@@ -62,7 +83,7 @@ def activations(model: CharLSTM, vocab: Vocab, text: str, layer: int = -1,
     top5 = np.argsort(-p, axis=1, kind="stable")[:, :5]
     return {"values": np.asarray(values, np.float64), "text": text, "top5": top5,
             "top5_p": np.take_along_axis(p, top5, axis=1), "layer": layer, "kind": kind,
-            "chars": vocab.chars}
+            "chars": list(vocab.chars) + (["<end>"] if vocab.end else [])}
 
 
 def text_features(text: str) -> dict:

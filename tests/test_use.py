@@ -15,7 +15,7 @@ from charlstm import download as dl
 from charlstm.cli import app
 from charlstm.errors import CharlstmError
 from charlstm.evaluate import score_text
-from charlstm.sample import next_char_probs, sample
+from charlstm.sample import next_char_probs, sample, stop_at
 from charlstm.train import TrainConfig, train
 
 from conftest import make_text, run_cli
@@ -106,6 +106,26 @@ def test_top_p_and_top_k_probabilities():
     np.testing.assert_allclose(next_char_probs(logits), [0.5, 0.3, 0.15, 0.05])
     hot = next_char_probs(logits, temperature=0.5)
     np.testing.assert_allclose(hot, np.array([0.25, 0.09, 0.0225, 0.0025]) / 0.365)
+
+
+def test_stop_ends_a_sample_once_its_text_is_generated(runner, trained):
+    ck, _ = trained
+    r = out(runner, "sample", ck, "--prime", "the ", "--greedy", "--stop", "fox", "--stop", "zz")
+    assert r.exit_code == 0 and r.stdout == "the quick brown fox\n"
+    r = out(runner, "sample", ck, "--prime", "the", "--greedy", "--stop", "the", "--length", "40")
+    assert r.stdout == "the quick brown fox jumps over the\n"   # the prime does not count
+    assert "".join(stop_at(iter("abcabc"), ["ca"])) == "abca"
+
+
+def test_prime_file_gives_a_multi_line_prime(runner, trained, tmp_path):
+    ck, _ = trained
+    prime = tmp_path / "prime.txt"
+    prime.write_text("lazy dog.\nthe quick")
+    r = out(runner, "sample", ck, "--prime-file", prime, "--greedy", "--stop", "over",
+            "--num-samples", "2")
+    assert r.exit_code == 0
+    assert r.stdout == ("--- sample 1 of 2\nlazy dog.\nthe quick brown fox jumps over\n"
+                        "--- sample 2 of 2\nlazy dog.\nthe quick brown fox jumps over\n")
 
 
 def test_sample_library_matches_cli(runner, trained):
@@ -269,6 +289,18 @@ def test_download_good_file(runner, server, tmp_path, monkeypatch):
     assert r.exit_code == 0, r.output
     assert (tmp_path / "data" / "tinyshakespeare.txt").read_bytes() == body
     assert [p.name for p in (tmp_path / "data").iterdir()] == ["tinyshakespeare.txt"]
+
+
+def test_download_names_checks_makemores_sha256(runner, server, tmp_path, monkeypatch):
+    base, body = server
+    spec = dl.CORPORA["names"]
+    assert spec["url"] == "https://raw.githubusercontent.com/karpathy/makemore/master/names.txt"
+    r = run_cli("download", "names", "--dest", tmp_path / "d", "--url", f"{base}/good.txt")
+    assert r.returncode == 2 and "wrong sha256" in r.stderr         # not the real list
+    assert not (tmp_path / "d").exists()               # not even the folder it made
+    monkeypatch.setitem(dl.CORPORA, "names", dict(spec, sha256=hashlib.sha256(body).hexdigest()))
+    r = out(runner, "download", "names", "--dest", tmp_path / "d", "--url", f"{base}/good.txt")
+    assert r.exit_code == 0 and (tmp_path / "d" / "names.txt").read_bytes() == body
 
 
 @pytest.mark.parametrize("path,match", [("/good.txt", "wrong sha256"), ("/boom", "HTTP 500"),
