@@ -167,6 +167,8 @@ class TrainResult:
     stopped_by: str                                    # steps, epochs, time, interrupt, nan
     full_val_loss: float = math.nan                    # on the whole validation split, at the end
     signal: str | None = None                          # SIGINT, SIGTERM or SIGHUP (an interrupt)
+    best_full_val_loss: float = math.nan               # best.npz's weights on the whole split
+    best_step: int | None = None                       # the step best.npz was saved at
 
 
 class Diverged(CharlstmError):
@@ -305,6 +307,39 @@ class _StopFlag:
             self.saving = False
             if self._pending is not None and not self.finishing:
                 self._die(self._pending)
+
+    def score_best(self, stop=None):
+        """At the end of a run, best.npz's weights on the whole validation split as well
+        (the slice chose them; the last weights were scored by the final evaluation), kept
+        in best.npz as its full_val_loss. Nothing to do when best.npz is the last weights
+        or was scored before (a resumed run that found no better model)."""
+        path = self.folder.path / "best.npz"
+        if not path.exists() or not math.isfinite(self.full_val):
+            return
+        ck = ckpt.load(path)
+        self.best_step = ck.meta.get("step")
+        if self.best_step == self.step:
+            self.best_full = self.full_val
+            return
+        if ck.meta.get("full_val_loss") is not None:
+            self.best_full = ck.meta["full_val_loss"]
+            return
+        model = CharLSTM(self.model.cfg, seed=None, dtype=self.model.dtype,
+                         params={k: v.astype(self.model.dtype) for k, v in ck.params.items()},
+                         threads=self.cfg.threads)
+        t0 = self.clock()
+        try:
+            self.best_full = evaluate(model, self.data.val_full, stop)
+        except EvaluationStopped as e:
+            self.log(f"best.npz not scored on the whole validation split ({e})")
+            return
+        finally:
+            self.eval_s += self.clock() - t0
+        self.folder.update_meta("best.npz", ck, full_val_loss=self.best_full)
+        unit = "symbol" if self.data.records else "char"
+        self.log(f"best.npz (step {self.best_step}) on the whole validation split: "
+                 f"{self.best_full:.4f} nats/{unit}; the last weights (step {self.step}): "
+                 f"{self.full_val:.4f}")
 
     def evaluation_cut(self) -> str | None:
         """Why the final evaluation must stop now (None: go on)."""
@@ -591,6 +626,11 @@ class RunFolder:
     def save_checkpoint(self, name, meta, model, opt, state):
         with self._writing(name):                      # ckpt.save removes its temporary file
             ckpt.save(self.path / name, meta, model.params, opt.state_dict(), state)
+
+    def update_meta(self, name, ck, **fields):
+        """Rewrite checkpoint ``name`` (loaded as ``ck``) with ``fields`` in its metadata."""
+        with self._writing(name):
+            ckpt.save(self.path / name, dict(ck.meta, **fields), ck.params, ck.optim, ck.state)
 
     def best_saved_loss(self) -> float:
         """best.npz's validation loss (it may be newer than latest.npz), or inf."""
@@ -936,6 +976,7 @@ class Trainer:
         self.row_step = int(rows[-1]["step"]) if rows else -1   # the step of the last row
         self.last_val = float(rows[-1]["val_loss"]) if rows else math.nan
         self.full_val = math.nan
+        self.best_full, self.best_step = math.nan, None    # best.npz on the whole split, at the end
         self.eval_s = 0.0                              # seconds spent evaluating
         self.lr = self.learning_rate()
         self.stop = _StopFlag(cfg.stop_eval_seconds, clock)
@@ -984,7 +1025,8 @@ class Trainer:
         if diverged:
             raise Diverged(diverged)
         return TrainResult(self.folder.path, self.step, self.epoch, self.best, self.last_val,
-                           stopped_by, self.full_val, interrupted.name)
+                           stopped_by, self.full_val, interrupted.name, self.best_full,
+                           self.best_step)
 
     # ---------------------------------------------------------------- its steps
 
@@ -1110,6 +1152,39 @@ class Trainer:
         folder.replot()
         self.meter.reset(chars)
 
+    def score_best(self, stop=None):
+        """At the end of a run, best.npz's weights on the whole validation split as well
+        (the slice chose them; the last weights were scored by the final evaluation), kept
+        in best.npz as its full_val_loss. Nothing to do when best.npz is the last weights
+        or was scored before (a resumed run that found no better model)."""
+        path = self.folder.path / "best.npz"
+        if not path.exists() or not math.isfinite(self.full_val):
+            return
+        ck = ckpt.load(path)
+        self.best_step = ck.meta.get("step")
+        if self.best_step == self.step:
+            self.best_full = self.full_val
+            return
+        if ck.meta.get("full_val_loss") is not None:
+            self.best_full = ck.meta["full_val_loss"]
+            return
+        model = CharLSTM(self.model.cfg, seed=None, dtype=self.model.dtype,
+                         params={k: v.astype(self.model.dtype) for k, v in ck.params.items()},
+                         threads=self.cfg.threads)
+        t0 = self.clock()
+        try:
+            self.best_full = evaluate(model, self.data.val_full, stop)
+        except EvaluationStopped as e:
+            self.log(f"best.npz not scored on the whole validation split ({e})")
+            return
+        finally:
+            self.eval_s += self.clock() - t0
+        self.folder.update_meta("best.npz", ck, full_val_loss=self.best_full)
+        unit = "symbol" if self.data.records else "char"
+        self.log(f"best.npz (step {self.best_step}) on the whole validation split: "
+                 f"{self.best_full:.4f} nats/{unit}; the last weights (step {self.step}): "
+                 f"{self.full_val:.4f}")
+
     def evaluation_cut(self) -> str | None:
         """After a stop signal, why an evaluation must stop now (None: go on)."""
         return self.stop.evaluation_cut() if self.stop.set else None
@@ -1142,6 +1217,7 @@ class Trainer:
                      f"{stop.name} again skips it), then latest.npz")
         if stopped_by != "nan":
             self.evaluate(final=True, stop=self.evaluation_cut)
+            self.score_best(stop=self.evaluation_cut)
         if stopped_by != "nan" or all(np.isfinite(p).all() for p in self.model.params.values()):
             self.save("latest.npz")
         if stopped_by == "nan":
@@ -1159,6 +1235,9 @@ class Trainer:
             parts.append(f"best {self.best:.4f}")
         if math.isfinite(self.full_val):
             parts.append(f"whole validation split {self.full_val:.4f}")
+        if math.isfinite(self.best_full) and self.best_step != self.step:
+            parts.append(f"best.npz (step {self.best_step}) on the whole split "
+                         f"{self.best_full:.4f}")
         parts.append(f"run folder {self.folder.path}")
         self.log("; ".join(parts))
 

@@ -313,3 +313,24 @@ def test_a_gru_trains_samples_and_resumes_bit_for_bit(corpus, tmp_path):
     assert r.returncode == 0 and len(r.stdout) >= 50
     r = run_cli("info", a / "latest.npz")
     assert r.returncode == 0 and "gru" in r.stdout
+
+
+def test_the_end_scores_best_npz_on_the_whole_split_too(corpus, tmp_path):
+    """best.npz is chosen on the validation slice; at the end it is scored on the whole split
+    as well (logged, in the result and in best.npz), not only the last weights."""
+    from charlstm.train import TrainData, evaluate
+    run, lines = tmp_path / "run", []
+    # A learning rate far too high: the loss is best early and worse at the end.
+    cfg = small_cfg(max_steps=40, eval_every=4, lr=0.5, grad_clip=50.0, eval_chars=200)
+    res = train(corpus, cfg, run_dir=run, log=lines.append)
+    best = ckpt.load(run / "best.npz")
+    assert res.best_step == best.meta["step"] < res.step            # an older best
+    data = TrainData.load(corpus, cfg)
+    assert data.val_slice is not data.val_full                      # the slice is not the split
+    whole = evaluate(best.model(), data.val_full)
+    assert res.best_full_val_loss == pytest.approx(whole, rel=1e-5)
+    assert best.meta["full_val_loss"] == pytest.approx(whole, rel=1e-5)
+    assert res.full_val_loss != pytest.approx(whole, rel=1e-3)     # the last weights differ
+    assert any(f"best.npz (step {res.best_step}) on the whole validation split: {whole:.4f}" in s
+               for s in lines)
+    assert f"best.npz (step {res.best_step}) on the whole split {whole:.4f}" in lines[-1]
