@@ -7,8 +7,11 @@ Each variant is a name=flags pair; the flags are added to `charlstm train CORPUS
 (`base=` adds none, `lr=1e-2` is short for `lr=1e-2=--lr 1e-2`, and `big=--hidden-size 384
 --embed-size 96` sets several). Every variant runs on every corpus, each in a fresh process,
 one after the other; --repeats N runs the whole list N times over, so variants alternate and
-a slow patch of a shared machine does not fall on one of them. The figure is the loss on
-the whole validation split after the budget (metrics.csv's val_full). --parallel 2 runs two
+a slow patch of a shared machine does not fall on one of them; --seeds 0 1 2 does the same
+with --seed 0, 1, 2 (the spread is then the seeds' as well as the machine's). The figure
+is the loss on the whole validation split after the budget (metrics.csv's val_full), for
+the last weights and for best.npz (the run scores both at its end); each result also
+gives the epochs, and the step where the validation slice was lowest (where it flattened). --parallel 2 runs two
 at a time with one thread each (BLAS and --threads 1): more runs per hour on 2 cores, but not the setting a
 user's run has, so confirm a winner alone.
 
@@ -62,10 +65,22 @@ def result_of(proc, run_dir) -> dict:
     with open(Path(run_dir) / "metrics.csv", newline="", encoding="utf-8") as f:
         rows = list(csv.DictReader(f))
     last = rows[-1]
-    return {"val_full": float(last["val_full"]), "steps": int(last["step"]),
-            "epochs": float(last["epoch"]),
-            "best_val_slice": min(float(r["val_loss"]) for r in rows),
+    best = min(rows, key=lambda r: float(r["val_loss"]))
+    sys.path.insert(0, str(ROOT))
+    from charlstm import checkpoint
+    best_full = checkpoint.load(Path(run_dir) / "best.npz").meta.get("full_val_loss")
+    return {"val_full": float(last["val_full"]), "best_full": best_full,
+            "steps": int(last["step"]), "epochs": float(last["epoch"]),
+            "best_val_slice": float(best["val_loss"]), "best_step": int(best["step"]),
             "chars_per_s": int(last["chars"]) / float(last["elapsed_s"])}
+
+
+def kernel() -> str:
+    """The BLAS a child run gets (this environment's), as threadpoolctl names it."""
+    code = ("import numpy, threadpoolctl; print(', '.join(f\"{i.get('internal_api')} "
+            "{i.get('version')} {i.get('architecture')}\" for i in threadpoolctl.threadpool_info() "
+            "if i.get('user_api') == 'blas'))")
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout.strip()
 
 
 def main(argv=None):
@@ -74,12 +89,17 @@ def main(argv=None):
     ap.add_argument("--variant", action="append", required=True, help="NAME=FLAGS, repeatable")
     ap.add_argument("--minutes", type=float, default=5.0)
     ap.add_argument("--repeats", type=int, default=1)
+    ap.add_argument("--seeds", type=int, nargs="+", default=None,
+                    help="run the list once per seed (--seed S added), instead of --repeats")
     ap.add_argument("--parallel", type=int, default=1, choices=[1, 2])
     ap.add_argument("--out", type=Path, default=ROOT / "runs" / "sweep")
     args = ap.parse_args(argv)
     variants = [parse_variant(v) for v in args.variant]
-    jobs = [(r, c, name, flags) for r in range(args.repeats) for c in args.corpus
-            for name, flags in variants]
+    seeds = args.seeds if args.seeds is not None else [None] * args.repeats
+    jobs = [(r, c, name, flags + ([] if s is None else ["--seed", str(s)]))
+            for r, s in enumerate(seeds) for c in args.corpus for name, flags in variants]
+    blas = kernel()
+    print(f"BLAS: {blas}", flush=True)
     results = []
     with tempfile.TemporaryDirectory(prefix="charlstm-sweep-") as tmp:
         for i in range(0, len(jobs), args.parallel):
@@ -94,12 +114,13 @@ def main(argv=None):
                 print(json.dumps(res), flush=True)
     args.out.mkdir(parents=True, exist_ok=True)
     out = args.out / f"sweep-{datetime.now():%Y%m%d-%H%M%S}.json"
-    out.write_text(json.dumps({"minutes": args.minutes, "parallel": args.parallel,
+    out.write_text(json.dumps({"minutes": args.minutes, "parallel": args.parallel, "blas": blas,
                                "when": time.strftime("%Y-%m-%d %H:%M"),
                                "results": results}, indent=2) + "\n")
     print(f"\n{args.minutes:g} min each"
           + (", two at a time with one BLAS thread each" if args.parallel > 1 else "")
-          + f"; whole-split validation loss in nats/char (steps); {out.relative_to(ROOT)}\n")
+          + f"; {blas}; whole-split validation loss in nats/char (median ± half the range), last weights / best.npz "
+          f"(steps, epochs); {os.path.relpath(out, ROOT)}\n")
     print("| variant | flags | " + " | ".join(args.corpus) + " |")
     print("|---|---|" + "---|" * len(args.corpus))
     for name, flags in variants:
@@ -110,9 +131,12 @@ def main(argv=None):
                 cells.append("failed")
                 continue
             vals = [r["val_full"] for r in rs]
+            bests = [r["best_full"] for r in rs if r.get("best_full") is not None]
             spread = f" ±{(max(vals) - min(vals)) / 2:.3f}" if len(vals) > 1 else ""
-            cells.append(f"{statistics.mean(vals):.3f}{spread} "
-                         f"({round(statistics.mean(r['steps'] for r in rs)):,})")
+            best = f" / {statistics.median(bests):.3f}" if bests else ""
+            cells.append(f"{statistics.median(vals):.3f}{spread}{best} "
+                         f"({round(statistics.mean(r['steps'] for r in rs)):,}, "
+                         f"{statistics.mean(r['epochs'] for r in rs):.1f} ep)")
         print(f"| {name} | `{' '.join(flags)}` | " + " | ".join(cells) + " |")
 
 
