@@ -3,6 +3,7 @@
     python scripts/records_quality.py                                   # data/names.txt, 10 min, seeds 0 1
     python scripts/records_quality.py --minutes 2 --seeds 0 \\
         --variant "" --variant "--hidden-size 384"                       # tuning: variants alternated
+    python scripts/records_quality.py --throughput                      # padding: its share and speed
 
 The split is makemore's when PyTorch is installed (makemore.py: torch.manual_seed(3407),
 torch.randperm(len(words)), the last min(1000, 10%) for its test set; words are the
@@ -86,6 +87,38 @@ def run_one(train_file, test_words, train_set, out_dir, minutes, seed, flags, va
             "samples": samples[:20], "command": shlex.join(cmd[1:])}
 
 
+def throughput(train_file, out_dir, minutes):
+    """Padding against packing, measured: the share of padded positions in an epoch's
+    record batches, and the predictions per second of a records run against a stream
+    run on the same text (the records joined by newlines, read as one stream: the full
+    N x T batches packing would give, without its state resets, so an upper bound on
+    packing's speed)."""
+    from charlstm.data import RecordBatches
+    from charlstm.train import TrainConfig
+    cfg = TrainConfig()
+    words = [w for w in Path(train_file).read_text(encoding="utf-8").split("\n") if w]
+    lengths = np.array([len(w) for w in words])
+    rb = RecordBatches(np.zeros(lengths.sum(), np.int64), np.cumsum(lengths) - lengths, lengths,
+                       0, cfg.batch_size, cfg.seq_len, seed=0)
+    shapes = [rb.get(k)[1] for k in range(len(rb))]
+    cells = sum(y.size for y in shapes)
+    scored = sum(int((y >= 0).sum()) for y in shapes)
+    print(f"records batches: {len(rb):,} per epoch, mean {cells / len(rb):.0f} positions "
+          f"(N x t, t = the longest row), {100 * (1 - scored / cells):.1f}% of them padding")
+    speed = {}
+    for name, flags in (("records (padded)", ["--records", "lines"]), ("stream", [])):
+        run = out_dir / "throughput" / name.split()[0]
+        cmd = [sys.executable, "-m", "charlstm", "train", str(train_file), "--minutes",
+               str(minutes), "--eval-every", "1000000", "--checkpoint-every", "1000000",
+               "--sample-chars", "0", "--run-dir", str(run), "--overwrite", "--quiet", *flags]
+        subprocess.run(cmd, check=True, cwd=ROOT, capture_output=True, text=True)
+        m = read_metrics(run)
+        speed[name] = m["chars"][-1] / m["elapsed_s"][-1]
+        print(f"{name}: {m['step'][-1]:,.0f} steps, {speed[name]:,.0f} predictions/s")
+    print(f"the stream's full batches score {speed['stream'] / speed['records (padded)']:.2f}x "
+          f"the predictions per second of the padded record batches ({kernel()})")
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--corpus", default="data/names.txt", help="one name per line (charlstm download names)")
@@ -98,6 +131,8 @@ def main(argv=None):
                     help="charlstm's own validation share of the training words [default: 1000 of them]")
     ap.add_argument("--samples", type=int, default=200, help="names sampled per run")
     ap.add_argument("--out", default="runs/records-quality")
+    ap.add_argument("--throughput", action="store_true",
+                    help="measure padding instead: its share and speed against a stream run (--minutes each)")
     args = ap.parse_args(argv)
     variants = args.variant or [""]
 
@@ -115,6 +150,8 @@ def main(argv=None):
           f"{val_frac:.4f} of the training words for its validation")
     print(f"BLAS: {kernel()}; {args.minutes:g} min per run; seeds {args.seeds}")
     train_set = set(train_words)
+    if args.throughput:
+        return throughput(train_file, out, args.minutes)
 
     results = []
     for seed in args.seeds:
