@@ -731,8 +731,15 @@ def _blame_steps(checker, reports):
                 r.findings = [f for f in r.findings if not f.id]
             r.findings.insert(0, Finding(sorted(ids)[0] if same else None, [], (
                 f"Your {r.name} calls your {step}, which does not pass"
-                + (f", and fails with the same mistake ({', '.join(sorted(ids))})" if same else "")
+                + (f", and fails with the same mistake ({'; '.join(_mistake_words(i) for i in sorted(ids))})"
+                   if same else "")
                 + f": fix {step} first, then check this again.")))
+
+
+def _mistake_words(mistake_id: str) -> str:
+    """A catalogue mistake in words ("dprev_c is returned as dc instead of dc * f")."""
+    m = CATALOGUE.get(mistake_id)
+    return m.what if m is not None and "{" not in m.what else mistake_id.replace("_", " ")
 
 
 def _guarded(checker, rep, fn, *args):
