@@ -1,8 +1,9 @@
 """charlstm export: the web page (in headless Chromium) and the ONNX graphs (in onnxruntime).
 
 The page's greedy text must equal `charlstm sample --greedy` character for character, for each
-cell with 1 and 2 layers, on models trained a few steps and on random weights; the ONNX graphs'
-logits and states must equal charlstm's to 1e-5.
+cell with 1 and 2 layers, on models trained a few steps and on random weights, and for records
+models (one name a line; paragraphs); the ONNX graphs' logits and states must equal charlstm's
+to 1e-5.
 """
 
 import base64
@@ -100,6 +101,67 @@ def greedy_margin(checkpoint, prime, length):
         top2 = np.sort(logits[0])[-2:]
         gaps.append(top2[1] - top2[0])
         x = np.array([np.argmax(logits[0])])
+    return min(gaps)
+
+
+# Records models: a list of made-up names (one a line), and groups of them (paragraphs).
+_RNG = np.random.default_rng(0)
+_SYLLABLES = ["an", "bo", "ka", "li", "mi", "ra", "to", "el", "su", "ne", "da", "ri"]
+NAMES = ["".join(_RNG.choice(_SYLLABLES, _RNG.integers(1, 4))).capitalize() for _ in range(300)]
+POEMS = ["\n".join(NAMES[i:i + 1 + i % 4]) for i in range(0, 300, 3)]   # 1 to 3 lines
+RECORDS = {"names": ("lines", "\n".join(NAMES) + "\n"),
+           "poems": ("paragraphs", "\n\n".join(POEMS) + "\n"),
+           "random": ("lines", None)}                 # random weights (see records_models)
+
+
+@pytest.fixture(scope="module")
+def records_models(tmp_path_factory):
+    """{name: checkpoint path}: a 1-layer LSTM trained 60 steps on each of RECORDS, and a
+    2-layer GRU with random weights ("random", one record a line), whose records run long."""
+    d = tmp_path_factory.mktemp("records-models")
+    paths = {}
+    for name, (mode, text) in RECORDS.items():
+        if text is None:
+            continue
+        (d / f"{name}.txt").write_text(text, encoding="utf-8")
+        cfg = TrainConfig(records=mode, hidden_size=24, embed_size=8, batch_size=8, seq_len=16,
+                          dropout=0.0, lr=2e-2, max_steps=60, eval_every=60, sample_chars=0,
+                          quiet=True)
+        train(d / f"{name}.txt", cfg, run_dir=d / name, log=lambda s: None)
+        paths[name] = d / name / "best.npz"
+    vocab = Vocab("".join(sorted(set("".join(NAMES)))), end=True)
+    cfg = ModelConfig(vocab_size=len(vocab), cell="gru", num_layers=2, hidden_size=20, embed_size=6)
+    paths["random"] = d / "random.npz"
+    ckpt.save(paths["random"], {"model": cfg.to_dict(), **vocab.to_meta(), "dtype": "float32",
+                                "train": {"records": "lines"}}, CharLSTM(cfg, seed=1).params)
+    return paths
+
+
+def records_stdout(checkpoint, *args):
+    """What `charlstm sample CKPT ARGS` prints (records options among ARGS)."""
+    from typer.testing import CliRunner
+    r = CliRunner().invoke(app, ["sample", str(checkpoint), *map(str, args)])
+    assert r.exit_code == 0, r.output
+    return r.stdout
+
+
+def record_greedy_margin(checkpoint, prime, max_length):
+    """greedy_margin for a records model's greedy record (every one is the same): from a zero
+    state, the end symbol and the prime read, until the end symbol or max_length characters."""
+    ck = ckpt.load(checkpoint)
+    model, vocab = ck.model(), ck.vocab
+    ids = np.concatenate([[vocab.end_id], vocab.encode(prime)]).astype(np.int64)
+    state = model.init_state(1)
+    if len(ids) > 1:
+        _, state = model.forward(ids[None, :-1], state)
+    x, gaps = ids[-1:], []
+    for _ in range(max_length):
+        logits, state = model.step(x, state)
+        top2 = np.sort(logits[0])[-2:]
+        gaps.append(top2[1] - top2[0])
+        x = np.array([np.argmax(logits[0])])
+        if x[0] == vocab.end_id:
+            break
     return min(gaps)
 
 
@@ -211,6 +273,82 @@ def test_page_screenshot_and_no_network(browser, models, tmp_path):
     assert struct.unpack(">II", png[16:24]) == (960, 720)
     out = Path(os.environ.get("CHARLSTM_SCREENSHOT") or tmp_path / "page.png")
     out.write_bytes(png)
+
+
+# --------------------------------------------------------------------------- records, in Chromium
+
+@pytest.fixture(scope="module")
+def records_pages(records_models, tmp_path_factory):
+    d = tmp_path_factory.mktemp("records-pages")
+    return {name: export_html(ckpt.load(path), d / f"{name}.html")
+            for name, path in records_models.items()}
+
+
+# (model, prime, records, max length): max length 1 cuts every record before its end.
+RECORD_CASES = [("names", "", 4, 40), ("names", "Ka", 3, 40), ("names", "", 3, 1),
+                ("poems", "", 3, 60), ("poems", "Ri\n", 2, 60), ("random", "Bo", 2, 50)]
+
+
+@pytest.mark.parametrize("name, prime, num, max_length", RECORD_CASES)
+def test_page_greedy_records_equal_charlstm_sample(browser, records_models, records_pages,
+                                                  name, prime, num, max_length):
+    assert record_greedy_margin(records_models[name], prime, max_length) > 1e-4, \
+        "a near tie: choose another seed"
+    text, data = run_page(browser, records_pages[name], prime=prime, num_samples=num,
+                          max_length=max_length, greedy=1)
+    assert "error" not in data and "stopped" not in data
+    assert text + "\n" == records_stdout(records_models[name], "--greedy", "--prime", prime,
+                                         "--num-samples", num, "--max-length", max_length)
+    separator = "\n\n" if RECORDS[name][0] == "paragraphs" else "\n"
+    records = text.split(separator)
+    assert len(records) == num and all(r.startswith(prime) for r in records)
+    if max_length == 1:                                # every record cut at its max length
+        assert all(len(r) == len(prime) + 1 for r in records)
+
+
+def test_page_records_are_seeded_records(browser, records_pages, capsys, records_models):
+    page, chars = records_pages["names"], set(RECORDS["names"][1])
+    settings = dict(num_samples=12, max_length=8, temperature=1.5)
+    a, data = run_page(browser, page, seed=3, **settings)
+    b, _ = run_page(browser, page, seed=3, **settings)
+    c, _ = run_page(browser, page, seed=4, **settings)
+    assert "error" not in data and a == b != c
+    lines = a.split("\n")                              # every line a record, none too long
+    assert len(lines) == 12 and all(len(r) <= 8 for r in lines) and set(a) <= chars
+    assert any(len(r) < 8 for r in lines)              # some ended at the end symbol
+    primed, _ = run_page(browser, page, prime="Ra", seed=3, **settings)
+    assert all(r.startswith("Ra") and len(r) <= 10 for r in primed.split("\n"))
+
+    tab = browser.open(page_url(page, autorun=1, seed=3, **settings))
+    try:
+        tab.wait_for("document.getElementById('output').dataset.done === '1'")
+        shown = {k: tab.evaluate(f"!document.getElementById('{k}-label').hidden")
+                 for k in ("length", "num_samples", "max_length")}
+        assert shown == {"length": False, "num_samples": True, "max_length": True}
+        assert "records model (one per line)" in tab.evaluate("document.getElementById('about').textContent")
+        assert tab.evaluate("document.getElementById('status').textContent").startswith("12 records, ")
+        assert "num_samples=12&max_length=8" in tab.evaluate("location.hash")
+        assert tab.evaluate("document.getElementById('output').textContent") == a
+    finally:
+        tab.close()
+
+    # What charlstm sample refuses, with its message.
+    code, _, err = cli(capsys, "sample", records_models["names"], "--prime", "Ka\nLi")
+    assert code == 2
+    text, data = run_page(browser, page, prime="Ka\nLi")
+    assert text == "" and "error: " + data["error"] + "\n" == err
+    _, data = run_page(browser, page, num_samples=0)
+    assert data["error"].startswith("records must be a whole number, 1 or more")
+
+
+def test_page_describes_a_paragraphs_model(browser, records_pages):
+    tab = browser.open(page_url(records_pages["poems"], autorun=1, num_samples=2, greedy=1))
+    try:
+        tab.wait_for("document.getElementById('output').dataset.done === '1'")
+        about = tab.evaluate("document.getElementById('about').textContent")
+        assert "records model (one per paragraph)" in about and "nats/symbol" in about
+    finally:
+        tab.close()
 
 
 # --------------------------------------------------------------------------- the page file
