@@ -392,6 +392,23 @@ def test_export_end_to_end_and_bad_input(models, tmp_path, capsys):
     assert not list(tmp_path.glob(".*.tmp"))           # no temporary file left behind
 
 
+def test_describe_gives_the_mode_the_records_and_the_end_symbol(models, records_models,
+                                                               tmp_path, capsys):
+    text = describe(ckpt.load(models["lstm-2-trained"]))
+    assert (text["mode"], text["records"], text["end_id"]) == ("text", None, None)
+    ck = ckpt.load(records_models["poems"])
+    spec = describe(ck)
+    assert (spec["mode"], spec["records"]) == ("records", "paragraphs")
+    assert spec["end_id"] == ck.vocab.end_id == len(spec["vocab"]) == spec["vocab_size"] - 1
+    # A checkpoint that says records but has no end symbol cannot be sampled: refused.
+    ck = ckpt.load(models["lstm-2-trained"])
+    meta = {**ck.meta, "train": {**ck.meta["train"], "records": "lines"}}
+    ckpt.save(tmp_path / "broken.npz", meta, ck.params)
+    code, _, err = cli(capsys, "export", tmp_path / "broken.npz", "--html", tmp_path / "b.html")
+    assert code == 2 and "no end-of-record symbol" in err and err.count("\n") == 1, err
+    assert not (tmp_path / "b.html").exists()
+
+
 def test_onnx_missing_is_a_clear_error(models, tmp_path, capsys, monkeypatch):
     monkeypatch.setitem(sys.modules, "onnx", None)     # import onnx now fails
     code, _, err = cli(capsys, "export", models["lstm-1-random"], "--onnx", tmp_path / "m.onnx")
@@ -454,3 +471,46 @@ def test_docs_onnx_sampler_runs(models, tmp_path):
     text = r.stdout[:-1]
     assert text.startswith("ROMEO:") and len(text) == len("ROMEO:") + 200
     assert set(text) <= set(CORPUS)
+
+
+@pytest.mark.parametrize("name", ["poems", "random"])
+def test_onnx_step_reads_a_record_as_charlstm(records_models, tmp_path, name, capsys):
+    """A records model's step graph: the end symbol is one more id and one more logit; from a
+    zero state, read the end symbol then a record, its logits are charlstm's at every step."""
+    pytest.importorskip("onnx")
+    ort = pytest.importorskip("onnxruntime")
+    code, _, err = cli(capsys, "export", records_models[name], "--onnx", tmp_path / "m.onnx")
+    assert code == 0, err
+    ck = ckpt.load(records_models[name])
+    model, vocab = ck.model(), ck.vocab
+    step = ort.InferenceSession(str(tmp_path / "m.step.onnx"))
+    meta = json.loads(step.get_modelmeta().custom_metadata_map["charlstm"])
+    assert (meta["mode"], meta["records"]) == ("records", RECORDS[name][0])
+    assert meta["end_id"] == len(meta["vocab"]) == len(vocab.chars) == meta["vocab_size"] - 1
+    record = POEMS[1] if meta["records"] == "paragraphs" else max(NAMES, key=len)  # 4 lines; 6 chars
+    ids = np.concatenate([[vocab.end_id], vocab.encode(record)]).astype(np.int64)
+    state = model.init_state(1)
+    h, c = (np.zeros((model.cfg.num_layers, 1, model.cfg.hidden_size), np.float32),) * 2
+    for x in ids:
+        logits, state = model.step(np.array([x]), state)
+        got, h, c = step.run(None, {"ids": np.array([x]), "h0": h, "c0": c})
+        assert got.shape == (1, vocab.end_id + 1)
+        assert_close(got, logits)
+        assert_close(h, state[0])
+
+
+def test_docs_onnx_records_sampler_runs(records_models, tmp_path):
+    pytest.importorskip("onnx")
+    pytest.importorskip("onnxruntime")
+    doc = (ROOT / "docs" / "export.md").read_text(encoding="utf-8")
+    code = re.search(r"<!-- tested: onnx records sampler -->\s*```python\n(.*?)```", doc,
+                     re.S).group(1)
+    assert len(code.strip().splitlines()) <= 20
+    export_onnx(ckpt.load(records_models["names"]), tmp_path / "names.onnx")
+    r = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True,
+                       text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    records = r.stdout[:-1].split("\n")
+    assert len(records) == 10 and all(len(x) <= 500 for x in records)
+    assert set("".join(records)) <= set(NAMES[0].join(NAMES))
+    assert len(set(records)) > 1                       # sampled, not the same record ten times
