@@ -1,8 +1,9 @@
 """charlstm export: the web page (in headless Chromium) and the ONNX graphs (in onnxruntime).
 
 The page's greedy text must equal `charlstm sample --greedy` character for character, for each
-cell with 1 and 2 layers, on models trained a few steps and on random weights; the ONNX graphs'
-logits and states must equal charlstm's to 1e-5.
+cell with 1 and 2 layers, on models trained a few steps and on random weights, and for records
+models (one name a line; paragraphs); the ONNX graphs' logits and states must equal charlstm's
+to 1e-5.
 """
 
 import base64
@@ -100,6 +101,67 @@ def greedy_margin(checkpoint, prime, length):
         top2 = np.sort(logits[0])[-2:]
         gaps.append(top2[1] - top2[0])
         x = np.array([np.argmax(logits[0])])
+    return min(gaps)
+
+
+# Records models: a list of made-up names (one a line), and groups of them (paragraphs).
+_RNG = np.random.default_rng(0)
+_SYLLABLES = ["an", "bo", "ka", "li", "mi", "ra", "to", "el", "su", "ne", "da", "ri"]
+NAMES = ["".join(_RNG.choice(_SYLLABLES, _RNG.integers(1, 4))).capitalize() for _ in range(300)]
+POEMS = ["\n".join(NAMES[i:i + 1 + i % 4]) for i in range(0, 300, 3)]   # 1 to 3 lines
+RECORDS = {"names": ("lines", "\n".join(NAMES) + "\n"),
+           "poems": ("paragraphs", "\n\n".join(POEMS) + "\n"),
+           "random": ("lines", None)}                 # random weights (see records_models)
+
+
+@pytest.fixture(scope="module")
+def records_models(tmp_path_factory):
+    """{name: checkpoint path}: a 1-layer LSTM trained 60 steps on each of RECORDS, and a
+    2-layer GRU with random weights ("random", one record a line), whose records run long."""
+    d = tmp_path_factory.mktemp("records-models")
+    paths = {}
+    for name, (mode, text) in RECORDS.items():
+        if text is None:
+            continue
+        (d / f"{name}.txt").write_text(text, encoding="utf-8")
+        cfg = TrainConfig(records=mode, hidden_size=24, embed_size=8, batch_size=8, seq_len=16,
+                          dropout=0.0, lr=2e-2, max_steps=60, eval_every=60, sample_chars=0,
+                          quiet=True)
+        train(d / f"{name}.txt", cfg, run_dir=d / name, log=lambda s: None)
+        paths[name] = d / name / "best.npz"
+    vocab = Vocab("".join(sorted(set("".join(NAMES)))), end=True)
+    cfg = ModelConfig(vocab_size=len(vocab), cell="gru", num_layers=2, hidden_size=20, embed_size=6)
+    paths["random"] = d / "random.npz"
+    ckpt.save(paths["random"], {"model": cfg.to_dict(), **vocab.to_meta(), "dtype": "float32",
+                                "train": {"records": "lines"}}, CharLSTM(cfg, seed=1).params)
+    return paths
+
+
+def records_stdout(checkpoint, *args):
+    """What `charlstm sample CKPT ARGS` prints (records options among ARGS)."""
+    from typer.testing import CliRunner
+    r = CliRunner().invoke(app, ["sample", str(checkpoint), *map(str, args)])
+    assert r.exit_code == 0, r.output
+    return r.stdout
+
+
+def record_greedy_margin(checkpoint, prime, max_length):
+    """greedy_margin for a records model's greedy record (every one is the same): from a zero
+    state, the end symbol and the prime read, until the end symbol or max_length characters."""
+    ck = ckpt.load(checkpoint)
+    model, vocab = ck.model(), ck.vocab
+    ids = np.concatenate([[vocab.end_id], vocab.encode(prime)]).astype(np.int64)
+    state = model.init_state(1)
+    if len(ids) > 1:
+        _, state = model.forward(ids[None, :-1], state)
+    x, gaps = ids[-1:], []
+    for _ in range(max_length):
+        logits, state = model.step(x, state)
+        top2 = np.sort(logits[0])[-2:]
+        gaps.append(top2[1] - top2[0])
+        x = np.array([np.argmax(logits[0])])
+        if x[0] == vocab.end_id:
+            break
     return min(gaps)
 
 
@@ -213,6 +275,82 @@ def test_page_screenshot_and_no_network(browser, models, tmp_path):
     out.write_bytes(png)
 
 
+# --------------------------------------------------------------------------- records, in Chromium
+
+@pytest.fixture(scope="module")
+def records_pages(records_models, tmp_path_factory):
+    d = tmp_path_factory.mktemp("records-pages")
+    return {name: export_html(ckpt.load(path), d / f"{name}.html")
+            for name, path in records_models.items()}
+
+
+# (model, prime, records, max length): max length 1 cuts every record before its end.
+RECORD_CASES = [("names", "", 4, 40), ("names", "Ka", 3, 40), ("names", "", 3, 1),
+                ("poems", "", 3, 60), ("poems", "Ri\n", 2, 60), ("random", "Bo", 2, 50)]
+
+
+@pytest.mark.parametrize("name, prime, num, max_length", RECORD_CASES)
+def test_page_greedy_records_equal_charlstm_sample(browser, records_models, records_pages,
+                                                  name, prime, num, max_length):
+    assert record_greedy_margin(records_models[name], prime, max_length) > 1e-4, \
+        "a near tie: choose another seed"
+    text, data = run_page(browser, records_pages[name], prime=prime, num_samples=num,
+                          max_length=max_length, greedy=1)
+    assert "error" not in data and "stopped" not in data
+    assert text + "\n" == records_stdout(records_models[name], "--greedy", "--prime", prime,
+                                         "--num-samples", num, "--max-length", max_length)
+    separator = "\n\n" if RECORDS[name][0] == "paragraphs" else "\n"
+    records = text.split(separator)
+    assert len(records) == num and all(r.startswith(prime) for r in records)
+    if max_length == 1:                                # every record cut at its max length
+        assert all(len(r) == len(prime) + 1 for r in records)
+
+
+def test_page_records_are_seeded_records(browser, records_pages, capsys, records_models):
+    page, chars = records_pages["names"], set(RECORDS["names"][1])
+    settings = dict(num_samples=12, max_length=8, temperature=1.5)
+    a, data = run_page(browser, page, seed=3, **settings)
+    b, _ = run_page(browser, page, seed=3, **settings)
+    c, _ = run_page(browser, page, seed=4, **settings)
+    assert "error" not in data and a == b != c
+    lines = a.split("\n")                              # every line a record, none too long
+    assert len(lines) == 12 and all(len(r) <= 8 for r in lines) and set(a) <= chars
+    assert any(len(r) < 8 for r in lines)              # some ended at the end symbol
+    primed, _ = run_page(browser, page, prime="Ra", seed=3, **settings)
+    assert all(r.startswith("Ra") and len(r) <= 10 for r in primed.split("\n"))
+
+    tab = browser.open(page_url(page, autorun=1, seed=3, **settings))
+    try:
+        tab.wait_for("document.getElementById('output').dataset.done === '1'")
+        shown = {k: tab.evaluate(f"!document.getElementById('{k}-label').hidden")
+                 for k in ("length", "num_samples", "max_length")}
+        assert shown == {"length": False, "num_samples": True, "max_length": True}
+        assert "records model (one per line)" in tab.evaluate("document.getElementById('about').textContent")
+        assert tab.evaluate("document.getElementById('status').textContent").startswith("12 records, ")
+        assert "num_samples=12&max_length=8" in tab.evaluate("location.hash")
+        assert tab.evaluate("document.getElementById('output').textContent") == a
+    finally:
+        tab.close()
+
+    # What charlstm sample refuses, with its message.
+    code, _, err = cli(capsys, "sample", records_models["names"], "--prime", "Ka\nLi")
+    assert code == 2
+    text, data = run_page(browser, page, prime="Ka\nLi")
+    assert text == "" and "error: " + data["error"] + "\n" == err
+    _, data = run_page(browser, page, num_samples=0)
+    assert data["error"].startswith("records must be a whole number, 1 or more")
+
+
+def test_page_describes_a_paragraphs_model(browser, records_pages):
+    tab = browser.open(page_url(records_pages["poems"], autorun=1, num_samples=2, greedy=1))
+    try:
+        tab.wait_for("document.getElementById('output').dataset.done === '1'")
+        about = tab.evaluate("document.getElementById('about').textContent")
+        assert "records model (one per paragraph)" in about and "nats/symbol" in about
+    finally:
+        tab.close()
+
+
 # --------------------------------------------------------------------------- the page file
 
 def test_the_page_holds_the_model_and_nothing_to_fetch(models, tmp_path, capsys):
@@ -252,6 +390,23 @@ def test_export_end_to_end_and_bad_input(models, tmp_path, capsys):
         code, out, err = cli(capsys, "export", *args)
         assert code == 2 and message in err and err.startswith("error: "), (args, err)
     assert not list(tmp_path.glob(".*.tmp"))           # no temporary file left behind
+
+
+def test_describe_gives_the_mode_the_records_and_the_end_symbol(models, records_models,
+                                                               tmp_path, capsys):
+    text = describe(ckpt.load(models["lstm-2-trained"]))
+    assert (text["mode"], text["records"], text["end_id"]) == ("text", None, None)
+    ck = ckpt.load(records_models["poems"])
+    spec = describe(ck)
+    assert (spec["mode"], spec["records"]) == ("records", "paragraphs")
+    assert spec["end_id"] == ck.vocab.end_id == len(spec["vocab"]) == spec["vocab_size"] - 1
+    # A checkpoint that says records but has no end symbol cannot be sampled: refused.
+    ck = ckpt.load(models["lstm-2-trained"])
+    meta = {**ck.meta, "train": {**ck.meta["train"], "records": "lines"}}
+    ckpt.save(tmp_path / "broken.npz", meta, ck.params)
+    code, _, err = cli(capsys, "export", tmp_path / "broken.npz", "--html", tmp_path / "b.html")
+    assert code == 2 and "no end-of-record symbol" in err and err.count("\n") == 1, err
+    assert not (tmp_path / "b.html").exists()
 
 
 def test_onnx_missing_is_a_clear_error(models, tmp_path, capsys, monkeypatch):
@@ -316,3 +471,46 @@ def test_docs_onnx_sampler_runs(models, tmp_path):
     text = r.stdout[:-1]
     assert text.startswith("ROMEO:") and len(text) == len("ROMEO:") + 200
     assert set(text) <= set(CORPUS)
+
+
+@pytest.mark.parametrize("name", ["poems", "random"])
+def test_onnx_step_reads_a_record_as_charlstm(records_models, tmp_path, name, capsys):
+    """A records model's step graph: the end symbol is one more id and one more logit; from a
+    zero state, read the end symbol then a record, its logits are charlstm's at every step."""
+    pytest.importorskip("onnx")
+    ort = pytest.importorskip("onnxruntime")
+    code, _, err = cli(capsys, "export", records_models[name], "--onnx", tmp_path / "m.onnx")
+    assert code == 0, err
+    ck = ckpt.load(records_models[name])
+    model, vocab = ck.model(), ck.vocab
+    step = ort.InferenceSession(str(tmp_path / "m.step.onnx"))
+    meta = json.loads(step.get_modelmeta().custom_metadata_map["charlstm"])
+    assert (meta["mode"], meta["records"]) == ("records", RECORDS[name][0])
+    assert meta["end_id"] == len(meta["vocab"]) == len(vocab.chars) == meta["vocab_size"] - 1
+    record = POEMS[1] if meta["records"] == "paragraphs" else max(NAMES, key=len)  # 4 lines; 6 chars
+    ids = np.concatenate([[vocab.end_id], vocab.encode(record)]).astype(np.int64)
+    state = model.init_state(1)
+    h, c = (np.zeros((model.cfg.num_layers, 1, model.cfg.hidden_size), np.float32),) * 2
+    for x in ids:
+        logits, state = model.step(np.array([x]), state)
+        got, h, c = step.run(None, {"ids": np.array([x]), "h0": h, "c0": c})
+        assert got.shape == (1, vocab.end_id + 1)
+        assert_close(got, logits)
+        assert_close(h, state[0])
+
+
+def test_docs_onnx_records_sampler_runs(records_models, tmp_path):
+    pytest.importorskip("onnx")
+    pytest.importorskip("onnxruntime")
+    doc = (ROOT / "docs" / "export.md").read_text(encoding="utf-8")
+    code = re.search(r"<!-- tested: onnx records sampler -->\s*```python\n(.*?)```", doc,
+                     re.S).group(1)
+    assert len(code.strip().splitlines()) <= 20
+    export_onnx(ckpt.load(records_models["names"]), tmp_path / "names.onnx")
+    r = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True,
+                       text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    records = r.stdout[:-1].split("\n")
+    assert len(records) == 10 and all(len(x) <= 500 for x in records)
+    assert set("".join(records)) <= set(NAMES[0].join(NAMES))
+    assert len(set(records)) > 1                       # sampled, not the same record ten times

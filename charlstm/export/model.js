@@ -1,5 +1,6 @@
 // charlstm's model in the browser: the forward pass of charlstm/model.py (CharLSTM.step) and
-// the sampler of charlstm/sample.py, in plain JavaScript, with no dependencies.
+// the samplers of charlstm/sample.py (iter_sample for a text model, iter_record for a records
+// model), in plain JavaScript, with no dependencies.
 //
 // Read it beside charlstm/layers.py: the same equations, the same gate order (LSTM i, f, o, g;
 // GRU r, z, n), one function per cell. One character at a time, so every vector is one row of
@@ -87,8 +88,10 @@ function rnnStep(x, h, Wx, Wh, b) {
 // ------------------------------------------------------------------ the model
 
 // The parameters of a checkpoint, from the page's description and its float32 weights.
-// spec: {cell, num_layers, hidden_size, vocab (a list of symbols), unknown_id, params: [[name,
-// shape], ...]}; bytes: every parameter's float32 values, little-endian, one after the other.
+// spec: {cell, num_layers, hidden_size, vocab_size, vocab (the characters, in id order),
+// unknown_id, end_id, params: [[name, shape], ...]}; bytes: every parameter's float32 values,
+// little-endian, one after the other. V counts every symbol the model predicts: the characters
+// and, for a records model, the end-of-record symbol (id end_id = chars.length, no character).
 function loadModel(spec, bytes) {
   const p = {};
   let offset = 0;
@@ -100,8 +103,8 @@ function loadModel(spec, bytes) {
   if (offset !== bytes.length) throw new Error(`the weights have ${bytes.length} bytes, the model needs ${offset}`);
   const chars = spec.vocab;
   return {
-    cell: spec.cell, L: spec.num_layers, H: spec.hidden_size, V: chars.length, p, chars,
-    stoi: new Map(chars.map((ch, i) => [ch, i])), unknownId: spec.unknown_id,
+    cell: spec.cell, L: spec.num_layers, H: spec.hidden_size, V: spec.vocab_size, p, chars,
+    stoi: new Map(chars.map((ch, i) => [ch, i])), unknownId: spec.unknown_id, endId: spec.end_id,
   };
 }
 
@@ -185,6 +188,12 @@ function drawFrom(p, u) {
   return p.length - 1;
 }
 
+// The next symbol's id from logits (V): sample._choose.
+function choose(logits, temperature, topK, topP, greedy, rng) {
+  if (greedy) return argmax(logits);
+  return drawFrom(nextCharProbs(logits, temperature, topK, topP), rng());
+}
+
 // A small seeded generator of uniform numbers in [0, 1) (mulberry32): the same seed gives the
 // same text. It is not NumPy's generator, so a seed here does not give charlstm sample's text.
 function makeRng(seed) {
@@ -239,7 +248,33 @@ function* iterSample(model, length, prime, options) {
   for (let n = 0; n < length; n++) {
     const logits = step(model, id, state);
     if (banned !== null) logits[banned] = -Infinity;
-    id = greedy ? argmax(logits) : drawFrom(nextCharProbs(logits, temperature, topK, topP), rng());
+    if (model.endId !== null) logits[model.endId] = -Infinity;   // an end symbol is not text
+    id = choose(logits, temperature, topK, topP, greedy, rng);
+    yield model.chars[id];
+  }
+}
+
+// Yield the characters of one record of a records model, after `prime` (its start, not
+// yielded), until the model writes its end-of-record symbol or `maxLength` characters have been
+// generated: sample.iter_record. The record is read as in training: from a zero state, the end
+// symbol first (so "the end of the record before" is where every record starts). The end
+// symbol itself is never yielded: it is not a character. As iterSample, it yields "" after each
+// prime character it reads. Call it once per record; the same rng carries on from one to the next.
+// options: as iterSample's.
+function* iterRecord(model, maxLength, prime, options) {
+  const { temperature, topK, topP, greedy, rng, allowUnknown } = options;
+  const ids = [model.endId, ...encode(model, prime)];
+  const state = initState(model);
+  for (const id of ids.slice(0, -1)) {                 // the end symbol and the prime, less its last
+    readChar(model, id, state);
+    yield "";
+  }
+  let id = ids[ids.length - 1];
+  for (let n = 0; n < maxLength; n++) {
+    const logits = step(model, id, state);
+    if (!allowUnknown && model.unknownId !== null) logits[model.unknownId] = -Infinity;
+    id = choose(logits, temperature, topK, topP, greedy, rng);
+    if (id === model.endId) return;                    // the record is complete
     yield model.chars[id];
   }
 }

@@ -9,7 +9,11 @@ N and T are free. The state is charlstm's pair (h, c) for every cell; the GRU an
 c through unchanged. Each layer is ONNX's own LSTM, GRU or RNN operator, so any runtime runs
 it with its fused kernels. Those operators differ from charlstm in their gate order and weight
 layout, and the conversion is in ``_onnx_weights``. The metadata key ``charlstm`` holds the model's
-description (``spec.describe``: the symbols, the unknown symbol, the sizes) as JSON.
+description (``spec.describe``: the symbols, the unknown symbol, the sizes, the mode) as JSON.
+
+A records model's graphs are the same: its end-of-record symbol (``end_id`` in the description)
+is one more embedding row and one more logit. A sampler starts each record from a zero state,
+reads ``end_id`` first, and stops the record when it draws ``end_id`` (docs/export.md).
 
 Needs the ``onnx`` package (``pip install 'charlstm[onnx]'``), and nothing else at export time.
 """

@@ -2,7 +2,8 @@
 
 ``describe(ck)`` is the one place that reads a checkpoint's metadata for an export: the web page
 shows it and samples with it, and the ONNX files keep it in their metadata (key ``charlstm``),
-so a program that loads them knows the symbols, the unknown symbol and the state's shape.
+so a program that loads them knows the symbols, the unknown symbol, the state's shape and,
+for a records model, the end-of-record symbol that starts and ends each record.
 """
 
 from __future__ import annotations
@@ -22,32 +23,42 @@ VERSION = 1
 
 
 def model_mode(meta: dict) -> str:
-    """How the model writes: "text" (one stream of characters), the only mode exported today.
+    """How the model writes: "text" (one stream of characters) or "records" (trained with
+    ``--records``: independent records, each ended by the end-of-record symbol).
 
-    The one place an export reads the mode. A records model (one record per line, ended by an
-    end-of-record symbol) is refused until the page and the ONNX metadata know that symbol.
+    The one place an export reads the mode, from the field ``charlstm sample`` reads too:
+    ``meta["train"]["records"]`` ("lines", "paragraphs", or None for a stream).
     """
-    records = meta.get("records") or (meta.get("train") or {}).get("records")
-    if records:
-        raise CharlstmError(f"this is a records model ({records}); charlstm export writes "
-                            "text models only for now")
-    return "text"
+    records = (meta.get("train") or {}).get("records")
+    if records and not meta.get("vocab_end"):
+        raise CharlstmError(f"this checkpoint says it is a records model ({records}) but has "
+                            "no end-of-record symbol (no vocab_end in its metadata); it cannot "
+                            "be sampled or exported: train it again with --records")
+    return "records" if records else "text"
 
 
 def describe(ck: Checkpoint) -> dict:
     """The model as an export describes it (JSON-able).
 
-    cell, num_layers, hidden_size, embed_size, vocab_size; vocab: the symbols, one string each,
-    in id order; unknown_id: the id of the unknown symbol (rare characters folded), or None;
-    mode (see ``model_mode``); params: [[name, shape], ...] in the order of the weights;
-    num_params; and for the reader: corpus (the file or corpus name, no folders), step,
-    val_loss (the best validation loss, nats/char, or None), dtype "float32".
+    cell, num_layers, hidden_size, embed_size, vocab_size (every symbol the model predicts:
+    the characters, and the end-of-record symbol of a records model); vocab: the characters,
+    one string each, in id order; unknown_id: the id of the unknown symbol (rare characters
+    folded), or None; mode (see ``model_mode``); records: "lines" (one record a line) or
+    "paragraphs" (a blank line between records), None for a text model; end_id: the
+    end-of-record symbol's id, len(vocab), after the characters (None without one): a
+    record is read from a zero state with end_id first, and ends when end_id is written;
+    params: [[name, shape], ...] in the order of the weights; num_params; and for the
+    reader: corpus (the file or corpus name, no folders), step, val_loss (the best
+    validation loss, nats/char (per symbol, for records), or None), dtype "float32".
     """
     cfg, vocab, meta = ck.model_config, ck.vocab, ck.meta
     shapes = param_shapes(cfg)
     corpus = meta.get("corpus")
+    mode = model_mode(meta)
     return {
-        "format": FORMAT, "version": VERSION, "mode": model_mode(meta),
+        "format": FORMAT, "version": VERSION, "mode": mode,
+        "records": meta["train"]["records"] if mode == "records" else None,
+        "end_id": vocab.end_id,
         "cell": cfg.cell, "num_layers": cfg.num_layers, "hidden_size": cfg.hidden_size,
         "embed_size": cfg.embed_size, "vocab_size": cfg.vocab_size,
         "vocab": list(vocab.chars), "unknown_id": vocab.unknown_id,
