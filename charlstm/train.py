@@ -336,9 +336,8 @@ class _StopFlag:
         finally:
             self.eval_s += self.clock() - t0
         self.folder.update_meta("best.npz", ck, full_val_loss=self.best_full)
-        unit = "symbol" if self.data.records else "char"
         self.log(f"best.npz (step {self.best_step}) on the whole validation split: "
-                 f"{self.best_full:.4f} nats/{unit}; the last weights (step {self.step}): "
+                 f"{self.best_full:.4f} nats/{self.unit}; the last weights (step {self.step}): "
                  f"{self.full_val:.4f}")
 
     def evaluation_cut(self) -> str | None:
@@ -639,8 +638,8 @@ class RunFolder:
         saved = ckpt.load(self.path / "best.npz").meta.get("best_val_loss")
         return saved if saved is not None else math.inf
 
-    def append_sample(self, step, val, text):
-        self._append("samples.txt", f"--- step {step}, val loss {val:.4f} nats/char\n{text}\n\n"
+    def append_sample(self, step, val, text, unit="char"):
+        self._append("samples.txt", f"--- step {step}, val loss {val:.4f} nats/{unit}\n{text}\n\n"
                      .encode("utf-8"))
 
     def replot(self):
@@ -842,8 +841,8 @@ def _check_same_corpus(ck, data: TrainData, corpus, ck_path):
             f"--init-from {ck_path}")
 
 
-def _nats(loss: float) -> str:
-    return f"{loss:.4f} nats/char ({loss / math.log(2):.3f} bits/char)"
+def _nats(loss: float, unit: str = "char") -> str:
+    return f"{loss:.4f} nats/{unit} ({loss / math.log(2):.3f} bits/{unit})"
 
 
 # --------------------------------------------------------------------------- the run
@@ -1139,7 +1138,7 @@ class Trainer:
         folder.append_metrics(row)
         self.row_step, self.last_val = self.step, val
         self.log(f"step {self.step} (epoch {self.step / data.steps_per_epoch:.2f}): train "
-                 f"{row['train_loss'] or '-'}, val {_nats(val)}, {row['chars_per_s']} chars/s")
+                 f"{row['train_loss'] or '-'}, val {_nats(val, self.unit)}, {row['chars_per_s']} chars/s")
         if final and not cut:
             self.log_whole_split()
         if val < self.best:
@@ -1148,7 +1147,7 @@ class Trainer:
         if stop is not None and stop():               # out of time: no sample, no new plot
             return
         if self.cfg.sample_chars:
-            folder.append_sample(self.step, val, self.sample_text())
+            folder.append_sample(self.step, val, self.sample_text(), self.unit)
         folder.replot()
         self.meter.reset(chars)
 
@@ -1180,10 +1179,14 @@ class Trainer:
         finally:
             self.eval_s += self.clock() - t0
         self.folder.update_meta("best.npz", ck, full_val_loss=self.best_full)
-        unit = "symbol" if self.data.records else "char"
         self.log(f"best.npz (step {self.best_step}) on the whole validation split: "
-                 f"{self.best_full:.4f} nats/{unit}; the last weights (step {self.step}): "
+                 f"{self.best_full:.4f} nats/{self.unit}; the last weights (step {self.step}): "
                  f"{self.full_val:.4f}")
+
+    @property
+    def unit(self) -> str:
+        """What the losses are per: a character, or a symbol for records (the end counts)."""
+        return "symbol" if self.data.records else "char"
 
     def evaluation_cut(self) -> str | None:
         """After a stop signal, why an evaluation must stop now (None: go on)."""
@@ -1229,8 +1232,8 @@ class Trainer:
             parts.append("no validation loss yet")
         else:
             at = "" if self.row_step == self.step else f" (at step {self.row_step})"
-            parts.append(f"val loss{at} {self.last_val:.4f} nats/char = "
-                         f"{self.last_val / math.log(2):.4f} bits/char")
+            parts.append(f"val loss{at} {self.last_val:.4f} nats/{self.unit} = "
+                         f"{self.last_val / math.log(2):.4f} bits/{self.unit}")
         if math.isfinite(self.best):
             parts.append(f"best {self.best:.4f}")
         if math.isfinite(self.full_val):
@@ -1272,11 +1275,10 @@ class Trainer:
             f"{cfg.embed_size}, {self.model.num_params:,} parameters, {cfg.dtype}, "
             f"{self.threads_used} thread{'s' if self.threads_used > 1 else ''}"
             + ("" if cfg.threads else " (auto)"))
-        if data.records:
-            log(f"batches: up to N={data.train.N} records of similar length, each from a zero "
-                f"state, cut at T={data.train.T}; loss per predicted character or "
-                f"end-of-record symbol")
-        log(f"batches: N={data.train.N} x T={data.train.T}, {data.steps_per_epoch} steps per "
+        shape = (f"up to N={data.train.N} records of similar length, each from a zero state, "
+                 f"cut at T={data.train.T} (the loss is per predicted character or end-of-record "
+                 f"symbol)" if data.records else f"N={data.train.N} x T={data.train.T}")
+        log(f"batches: {shape}, {data.steps_per_epoch} steps per "
             f"epoch; {cfg.optimizer} lr {cfg.lr:g}; stop after {budget.describe()}; "
             f"run folder {self.folder.path}")
         if self.meta.get("parent") and not self.resumed:
@@ -1286,7 +1288,7 @@ class Trainer:
             log(f"resuming at step {self.step} (epoch {self.epoch}, batch {self.batch})")
             self.log_new_horizon()
         elif not self.meta.get("parent"):                  # a fine-tune is no fresh model
-            log(f"a fresh model's loss is ln V = {math.log(len(data.vocab)):.3f} nats/char")
+            log(f"a fresh model's loss is ln V = {math.log(len(data.vocab)):.3f} nats/{self.unit}")
         if budget.restarted:
             log(f"the learning rate had decayed to --min-lr {cfg.min_lr:g}: this run restarts "
                 f"the {cfg.lr_schedule} decay from --lr {cfg.lr:g} over {budget.minutes:g} min")
@@ -1306,7 +1308,7 @@ class Trainer:
     def log_whole_split(self):
         if self.data.val_slice is not self.data.val_full:
             self.log(f"whole validation split ({self.data.val_full.chars_per_epoch:,} chars): "
-                     f"{_nats(self.full_val)}")
+                     f"{_nats(self.full_val, self.unit)}")
 
     def show_progress(self, bar, loss):
         if self.cfg.quiet or not (self.step % 10 == 0 or self.step == self.step0 + 1):

@@ -178,6 +178,7 @@ def test_cli_trains_on_records_and_samples_one_per_line(tmp_path):
                 "--batch-size", "4", "--quiet", "--sample-chars", "0")
     assert r.returncode == 0, r.stderr
     assert "50 records (one per line), vocab 19 characters + end-of-record" in r.stderr
+    assert "nats/symbol" in r.stderr and "nats/char" not in r.stderr   # the end symbol counts
     s = run_cli("sample", tmp_path / "run" / "latest.npz", "--seed", "0", "--max-length", "12")
     lines = s.stdout.split("\n")
     assert s.returncode == 0 and len(lines) == 11 and lines[-1] == ""   # 10 records, one per line
