@@ -308,38 +308,6 @@ class _StopFlag:
             if self._pending is not None and not self.finishing:
                 self._die(self._pending)
 
-    def score_best(self, stop=None):
-        """At the end of a run, best.npz's weights on the whole validation split as well
-        (the slice chose them; the last weights were scored by the final evaluation), kept
-        in best.npz as its full_val_loss. Nothing to do when best.npz is the last weights
-        or was scored before (a resumed run that found no better model)."""
-        path = self.folder.path / "best.npz"
-        if not path.exists() or not math.isfinite(self.full_val):
-            return
-        ck = ckpt.load(path)
-        self.best_step = ck.meta.get("step")
-        if self.best_step == self.step:
-            self.best_full = self.full_val
-            return
-        if ck.meta.get("full_val_loss") is not None:
-            self.best_full = ck.meta["full_val_loss"]
-            return
-        model = CharLSTM(self.model.cfg, seed=None, dtype=self.model.dtype,
-                         params={k: v.astype(self.model.dtype) for k, v in ck.params.items()},
-                         threads=self.cfg.threads)
-        t0 = self.clock()
-        try:
-            self.best_full = evaluate(model, self.data.val_full, stop)
-        except EvaluationStopped as e:
-            self.log(f"best.npz not scored on the whole validation split ({e})")
-            return
-        finally:
-            self.eval_s += self.clock() - t0
-        self.folder.update_meta("best.npz", ck, full_val_loss=self.best_full)
-        self.log(f"best.npz (step {self.best_step}) on the whole validation split: "
-                 f"{self.best_full:.4f} nats/{self.unit}; the last weights (step {self.step}): "
-                 f"{self.full_val:.4f}")
-
     def evaluation_cut(self) -> str | None:
         """Why the final evaluation must stop now (None: go on)."""
         if self.count >= 2:
@@ -1153,35 +1121,34 @@ class Trainer:
 
     def score_best(self, stop=None):
         """At the end of a run, best.npz's weights on the whole validation split as well
-        (the slice chose them; the last weights were scored by the final evaluation), kept
-        in best.npz as its full_val_loss. Nothing to do when best.npz is the last weights
-        or was scored before (a resumed run that found no better model)."""
+        (the slice chose them; the final evaluation scored the last weights), kept in
+        best.npz as its full_val_loss. Scored once: a resumed run that found no better
+        model reads the figure back."""
         path = self.folder.path / "best.npz"
         if not path.exists() or not math.isfinite(self.full_val):
             return
         ck = ckpt.load(path)
         self.best_step = ck.meta.get("step")
-        if self.best_step == self.step:
-            self.best_full = self.full_val
-            return
         if ck.meta.get("full_val_loss") is not None:
             self.best_full = ck.meta["full_val_loss"]
             return
-        model = CharLSTM(self.model.cfg, seed=None, dtype=self.model.dtype,
-                         params={k: v.astype(self.model.dtype) for k, v in ck.params.items()},
-                         threads=self.cfg.threads)
-        t0 = self.clock()
-        try:
-            self.best_full = evaluate(model, self.data.val_full, stop)
-        except EvaluationStopped as e:
-            self.log(f"best.npz not scored on the whole validation split ({e})")
-            return
-        finally:
-            self.eval_s += self.clock() - t0
+        if self.best_step == self.step:                # best.npz holds the last weights
+            self.best_full = self.full_val
+        else:
+            model = CharLSTM(self.model.cfg, seed=None, dtype=self.model.dtype, threads=self.cfg.threads,
+                             params={k: v.astype(self.model.dtype) for k, v in ck.params.items()})
+            t0 = self.clock()
+            try:
+                self.best_full = evaluate(model, self.data.val_full, stop)
+            except EvaluationStopped as e:
+                self.log(f"best.npz not scored on the whole validation split ({e})")
+                return
+            finally:
+                self.eval_s += self.clock() - t0
+            self.log(f"best.npz (step {self.best_step}) on the whole validation split: "
+                     f"{self.best_full:.4f} nats/{self.unit}; the last weights (step {self.step}): "
+                     f"{self.full_val:.4f}")
         self.folder.update_meta("best.npz", ck, full_val_loss=self.best_full)
-        self.log(f"best.npz (step {self.best_step}) on the whole validation split: "
-                 f"{self.best_full:.4f} nats/{self.unit}; the last weights (step {self.step}): "
-                 f"{self.full_val:.4f}")
 
     @property
     def unit(self) -> str:

@@ -334,3 +334,13 @@ def test_the_end_scores_best_npz_on_the_whole_split_too(corpus, tmp_path):
     assert any(f"best.npz (step {res.best_step}) on the whole validation split: {whole:.4f}" in s
                for s in lines)
     assert f"best.npz (step {res.best_step}) on the whole split {whole:.4f}" in lines[-1]
+
+
+def test_best_npz_saved_at_the_last_evaluation_gets_its_whole_split_figure(corpus, tmp_path):
+    """The last step was an evaluation step and best.npz was saved there, before the whole
+    split was scored: best.npz still gets the figure (charlstm info shows it)."""
+    res = train(corpus, small_cfg(max_steps=8, eval_every=4, lr=1e-2, eval_chars=200),
+                run_dir=tmp_path / "r", log=lambda s: None)
+    best = ckpt.load(tmp_path / "r" / "best.npz")
+    assert best.meta["step"] == res.step == res.best_step == 8
+    assert best.meta["full_val_loss"] == pytest.approx(res.full_val_loss) == res.best_full_val_loss
