@@ -57,6 +57,24 @@ def next_char_probs(logits, temperature=1.0, top_k=None, top_p=None):
     return p
 
 
+def _read(model: CharLSTM, ids):
+    """A zero state after reading all but the last of ``ids`` (the fast sequence forward),
+    and that last id, the first one ``model.step`` reads."""
+    ids = np.asarray(ids, dtype=np.int64)[None, :]
+    state = model.init_state(1)
+    if ids.shape[1] > 1:
+        _, state = model.forward(ids[:, :-1], state)
+    return state, ids[:, -1]
+
+
+def _choose(logits, temperature, top_k, top_p, greedy, rng) -> int:
+    """The next symbol's id from logits (V,)."""
+    if greedy:
+        return int(np.argmax(logits))
+    p = next_char_probs(logits, temperature, top_k, top_p)
+    return min(int(np.searchsorted(np.cumsum(p), rng.random() * p.sum())), len(p) - 1)
+
+
 def iter_sample(model: CharLSTM, vocab: Vocab, length: int, prime: str = "",
                 temperature: float = 1.0, top_k: int | None = None, top_p: float | None = None,
                 greedy: bool = False, rng: np.random.Generator | None = None,
@@ -74,30 +92,22 @@ def iter_sample(model: CharLSTM, vocab: Vocab, length: int, prime: str = "",
     check_prime(vocab, prime)
     if length == 0:
         return
-    state = model.init_state(1)
     banned = vocab.unknown_id if not allow_unknown else None
     if not prime and "\n" not in vocab.stoi:
         ch = int(rng.choice([i for i in range(len(vocab.chars)) if i != banned]))
         yield vocab.chars[ch]
         length -= 1
-        prime_ids = np.array([[ch]])
+        prime_ids = np.array([ch])
     else:
-        prime_ids = vocab.encode(prime or "\n")[None, :].astype(np.int64)
-    # Read all but the last prime character with the fast sequence forward.
-    if prime_ids.shape[1] > 1:
-        _, state = model.forward(prime_ids[:, :-1], state)
-    ids = prime_ids[:, -1]
+        prime_ids = vocab.encode(prime or "\n")
+    state, ids = _read(model, prime_ids)
     for _ in range(length):
         logits, state = model.step(ids, state)
         if banned is not None:
             logits[0, banned] = -np.inf
         if vocab.end:                                  # a records model's end symbol: not text
             logits[0, vocab.end_id] = -np.inf
-        if greedy:
-            ch = int(np.argmax(logits[0]))
-        else:
-            p = next_char_probs(logits[0], temperature, top_k, top_p)
-            ch = min(int(np.searchsorted(np.cumsum(p), rng.random() * p.sum())), len(p) - 1)
+        ch = _choose(logits[0], temperature, top_k, top_p, greedy, rng)
         yield vocab.chars[ch]
         ids = np.array([ch])
 
@@ -120,14 +130,6 @@ def sample(model: CharLSTM, vocab: Vocab, length: int, prime: str = "", *,
     return prime + "".join(iter_sample(model, vocab, length, prime, rng=rng, **options))
 
 
-def _choose(logits, temperature, top_k, top_p, greedy, rng) -> int:
-    """The next symbol's id from logits (V,)."""
-    if greedy:
-        return int(np.argmax(logits))
-    p = next_char_probs(logits, temperature, top_k, top_p)
-    return min(int(np.searchsorted(np.cumsum(p), rng.random() * p.sum())), len(p) - 1)
-
-
 def iter_record(model: CharLSTM, vocab: Vocab, max_length: int, prime: str = "",
                 temperature: float = 1.0, top_k: int | None = None, top_p: float | None = None,
                 greedy: bool = False, rng: np.random.Generator | None = None,
@@ -143,15 +145,8 @@ def iter_record(model: CharLSTM, vocab: Vocab, max_length: int, prime: str = "",
                             "sample it without the records options")
     check_options(max_length, temperature, top_k, top_p)
     rng = rng if rng is not None else np.random.default_rng()
-    bad = vocab.unknown(prime) if prime else {}
-    if bad and vocab.unknown_char is None:
-        raise CharlstmError("prime text has characters outside the model's vocabulary: "
-                            + Vocab.describe(bad))
-    ids = np.concatenate([[vocab.end_id], vocab.encode(prime)]).astype(np.int64)[None, :]
-    state = model.init_state(1)
-    if ids.shape[1] > 1:
-        _, state = model.forward(ids[:, :-1], state)
-    ids = ids[:, -1]
+    check_prime(vocab, prime)
+    state, ids = _read(model, np.concatenate([[vocab.end_id], vocab.encode(prime)]))
     for _ in range(max_length):
         logits, state = model.step(ids, state)
         if not allow_unknown and vocab.unknown_id is not None:
