@@ -90,17 +90,24 @@ def greedy_margin(checkpoint, prime, length):
     """The smallest gap between the two largest logits along charlstm's greedy path: the
     page can only choose differently where this is a few float32 ulps (a near tie)."""
     ck = ckpt.load(checkpoint)
-    model, vocab = ck.model(), ck.vocab
-    ids = vocab.encode(prime or "\n").astype(np.int64)
+    return _smallest_greedy_gap(ck.model(), ck.vocab.encode(prime or "\n"), length)
+
+
+def _smallest_greedy_gap(model, ids, steps, end_id=None):
+    """Read ``ids``, then follow the argmax for ``steps`` steps (or until ``end_id``): the
+    smallest gap between the two largest logits on the way."""
+    ids = np.asarray(ids, dtype=np.int64)
     state = model.init_state(1)
     if len(ids) > 1:
         _, state = model.forward(ids[None, :-1], state)
     x, gaps = ids[-1:], []
-    for _ in range(length):
+    for _ in range(steps):
         logits, state = model.step(x, state)
         top2 = np.sort(logits[0])[-2:]
         gaps.append(top2[1] - top2[0])
         x = np.array([np.argmax(logits[0])])
+        if x[0] == end_id:
+            break
     return min(gaps)
 
 
@@ -149,20 +156,9 @@ def record_greedy_margin(checkpoint, prime, max_length):
     """greedy_margin for a records model's greedy record (every one is the same): from a zero
     state, the end symbol and the prime read, until the end symbol or max_length characters."""
     ck = ckpt.load(checkpoint)
-    model, vocab = ck.model(), ck.vocab
-    ids = np.concatenate([[vocab.end_id], vocab.encode(prime)]).astype(np.int64)
-    state = model.init_state(1)
-    if len(ids) > 1:
-        _, state = model.forward(ids[None, :-1], state)
-    x, gaps = ids[-1:], []
-    for _ in range(max_length):
-        logits, state = model.step(x, state)
-        top2 = np.sort(logits[0])[-2:]
-        gaps.append(top2[1] - top2[0])
-        x = np.array([np.argmax(logits[0])])
-        if x[0] == vocab.end_id:
-            break
-    return min(gaps)
+    vocab = ck.vocab
+    return _smallest_greedy_gap(ck.model(), np.concatenate([[vocab.end_id], vocab.encode(prime)]),
+                                max_length, end_id=vocab.end_id)
 
 
 # --------------------------------------------------------------------------- the page, in Chromium
