@@ -128,6 +128,8 @@ def describe(ck: Checkpoint, path="") -> str:
                      f"({meta.get('corpus_chars', '?'):,} chars"
                      + (f", {meta['corpus_bytes']:,} bytes, sha256 {meta['corpus_sha256'][:16]}"
                         if meta.get("corpus_sha256") else "") + ")")
+    if meta.get("size_choice"):
+        lines.append(meta["size_choice"]["why"])
     if meta.get("parent"):
         par = meta["parent"]
         lines.append(f"fine-tuned from: {par.get('path')} (sha256 {str(par.get('sha256'))[:16]}; "

@@ -36,6 +36,7 @@ import numpy as np
 from tqdm import tqdm
 
 from . import checkpoint as ckpt
+from . import sizing
 from .data import (RECORD_MODES, Batches, RecordBatches, Vocab, encode_corpus, fit_streams,
                    read_records, remap_ids, split, split_record_ids)
 from .errors import CharlstmError, ConfigError
@@ -65,6 +66,7 @@ class TrainConfig:
     dropout: float = 0.2                               # between layers and before the output
     embed_dropout: float | None = 0.0                  # on the embedding; None: as dropout
     dtype: str = "float32"
+    auto_size: bool = True                             # a time-budget run picks size and dropout (sizing.py)
     # data
     seq_len: int = 64
     batch_size: int = 32
@@ -148,7 +150,8 @@ MUTABLE = ["epochs", "max_steps", "minutes", "eval_every", "checkpoint_every",
            "sample_chars", "quiet", "threads", "stop_eval_seconds"]
 FIXED = [f.name for f in fields(TrainConfig) if f.name not in MUTABLE]
 # Fields added after runs were saved without them, whose default is not what those runs did.
-BEFORE_FIELD = {"embed_dropout": None}                 # the embedding had --dropout
+BEFORE_FIELD = {"embed_dropout": None,                 # the embedding had --dropout
+                "auto_size": False}
 # The defaults of a records run (--records) where they differ from a stream's, measured
 # on names.txt (docs/records-and-finetuning.md); flags the user sets win.
 RECORDS_DEFAULTS = {"lr": 8e-3, "dropout": 0.4}
@@ -631,13 +634,13 @@ class Budget:
     """
 
     def __init__(self, cfg: TrainConfig, steps_per_epoch: int, clock=time.perf_counter,
-                 resumed_progress: float = 0.0):
+                 resumed_progress: float = 0.0, spent_s: float = 0.0):
         self.epoch_steps = (max(1, round(cfg.epochs * steps_per_epoch))
                             if cfg.epochs is not None else None)
         limits = [n for n in (cfg.max_steps, self.epoch_steps) if n is not None]
         self.total_steps = min(limits) if limits else None
         self.minutes = cfg.minutes if (cfg.minutes is not None or limits) else DEFAULT_MINUTES
-        self.clock = clock
+        self.clock, self.spent_s = clock, spent_s        # spent_s: used before start()
         self.p0 = resumed_progress
         self.restarted = (self.total_steps is None and cfg.lr_schedule in ("linear", "cosine")
                           and resumed_progress >= 0.999)
@@ -646,8 +649,8 @@ class Budget:
         self.start()
 
     def start(self):
-        """Start the clock: the time budget counts from here."""
-        self.t_start = self.clock()
+        """Start the clock: the time budget counts from here (less what was spent before)."""
+        self.t_start = self.clock() - self.spent_s
         self.deadline = (self.t_start + 60 * self.minutes if self.minutes is not None
                          else math.inf)
 
@@ -864,6 +867,9 @@ def train(corpus, cfg: TrainConfig | None = None, run_dir=None, resume=None,
         if data.vocab != ck.vocab:
             raise CharlstmError(f"corpus {corpus} is not the one this run was trained on "
                                 "(its vocabulary differs); pass the original corpus")
+    choice, budget_s = None, 60 * (cfg.minutes or DEFAULT_MINUTES)
+    if ck is None and parent is None and sizing.applies(cfg, explicit, budget_s):
+        cfg, choice = sizing.choose(cfg, data, budget_s, clock)
     if ck is None:
         folder = RunFolder.create(run_dir if run_dir is not None
                                   else _default_run_dir(data.name), overwrite)
@@ -873,17 +879,21 @@ def train(corpus, cfg: TrainConfig | None = None, run_dir=None, resume=None,
     if parent is not None:
         start = inherit_params(parent, data.vocab, cfg.model_config(len(data.vocab)),
                                cfg.seed, np.dtype(cfg.dtype))
-    meta = _run_meta(cfg, data, corpus, ck, command, parent_info)
-    trainer = Trainer(cfg, data, folder, meta, ck, log, clock, start_params=start)
+    meta = _run_meta(cfg, data, corpus, ck, command, parent_info,
+                     choice.to_meta() if choice is not None else None)
+    trainer = Trainer(cfg, data, folder, meta, ck, log, clock, start_params=start,
+                      spent_s=choice.probe_s if choice is not None else 0.0)
     return trainer.run()
 
 
-def _run_meta(cfg: TrainConfig, data: TrainData, corpus, ck, command, parent=None) -> dict:
+def _run_meta(cfg: TrainConfig, data: TrainData, corpus, ck, command, parent=None,
+              size_choice=None) -> dict:
     """What every checkpoint of the run records besides where the run is.
 
     corpus_bytes, corpus_sha256: the corpus's size and the sha256 of its bytes (a resume
     refuses other text); parent: for a fine-tune (--init-from), the checkpoint it
-    started from {"path", "sha256" of the file, "corpus", "step"}.
+    started from {"path", "sha256" of the file, "corpus", "step"}; size_choice: how a
+    new run chose its size for its budget (``sizing.SizeChoice.to_meta``).
     """
     meta = {
         "model": cfg.model_config(len(data.vocab)).to_dict(), **data.vocab.to_meta(),
@@ -897,6 +907,9 @@ def _run_meta(cfg: TrainConfig, data: TrainData, corpus, ck, command, parent=Non
     parent = ck.meta.get("parent") if ck is not None else parent
     if parent:
         meta["parent"] = parent
+    size_choice = ck.meta.get("size_choice") if ck is not None else size_choice
+    if size_choice:
+        meta["size_choice"] = size_choice
     if command and ck is not None:
         meta["resumed_with"] = command
     return meta
@@ -910,8 +923,10 @@ class Trainer:
     """
 
     def __init__(self, cfg: TrainConfig, data: TrainData, folder: RunFolder, meta: dict,
-                 ck=None, log=None, clock=time.perf_counter, start_params=None):
+                 ck=None, log=None, clock=time.perf_counter, start_params=None,
+                 spent_s: float = 0.0):
         # start_params: a new run's first weights (a fine-tune's); None: a fresh model.
+        # spent_s: seconds of the time budget already used (choosing the size).
         self.cfg, self.data, self.folder, self.meta, self.clock = cfg, data, folder, meta, clock
         self.log = log or (lambda s: tqdm.write(s, file=_STDERR))
         dtype = np.dtype(cfg.dtype)
@@ -936,7 +951,8 @@ class Trainer:
         self.smooth0 = tuple(ck.meta.get("train_loss_ema", (0.0, 0.0))) if ck is not None else (0.0, 0.0)
         self.previous_horizon = _previous_horizon(ck) if ck is not None else None
         self.budget = Budget(cfg, data.steps_per_epoch, clock,
-                             ck.meta.get("lr_progress", 0.0) if ck is not None else 0.0)
+                             ck.meta.get("lr_progress", 0.0) if ck is not None else 0.0,
+                             spent_s)
         folder.write_config({k: v for k, v in meta.items() if not k.startswith("vocab")}
                             | {"vocab_size": len(data.vocab)})
         rows = folder.start_metrics(self.step if ck is not None else None)
@@ -1238,6 +1254,8 @@ class Trainer:
                    if cfg.max_vocab is not None else ""]
             log(f"rare characters ({' or '.join(w for w in why if w)}) are folded into one "
                 "unknown symbol, U+FFFD")
+        if self.meta.get("size_choice") and not self.resumed:
+            log(self.meta["size_choice"]["why"])
         log(f"model: {cfg.num_layers}-layer {cfg.cell}, hidden {cfg.hidden_size}, embed "
             f"{cfg.embed_size}, {self.model.num_params:,} parameters, {cfg.dtype}, "
             f"{self.threads_used} thread{'s' if self.threads_used > 1 else ''}"
