@@ -6,11 +6,14 @@
 
 Every side gets the same corpus, the same split (the last --val-frac held out), the same
 char-rnn batches (N streams side by side, state carried, reset each epoch), the same
-shape and dropout (embedding, L LSTM layers, dropout where charlstm's defaults put it),
+shape and dropout (embedding, L LSTM layers, dropout where charlstm's defaults put it;
+the hidden size and dropout charlstm's run chose for its budget, charlstm/sizing.py),
 gradient clipping, periodic evaluation and wall-clock budget; each runs in a fresh
-process, one after the other. The figure compared is the loss on the whole validation
-split, state carried, after the budget, computed the same way for all. PyTorch keeps its
-own default initialisation (as a PyTorch user would).
+process, one after the other. The figures compared are the loss on the whole validation
+split, state carried, computed the same way for all: of the last weights, and of the
+weights kept where the periodic evaluation (the same slice for all) was lowest, which is
+charlstm's best.npz. PyTorch keeps its own default initialisation (as a PyTorch user
+would).
 
 The PyTorch LSTM is trained with one or both recipes (RECIPES, --torch-recipe):
   charlstm    charlstm's own defaults: Adam with its decoupled weight decay on the weight
@@ -28,7 +31,9 @@ PyTorch side is skipped with a message.
 from __future__ import annotations
 
 import argparse
+import copy
 import json
+import math
 import statistics
 import subprocess
 import sys
@@ -39,6 +44,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from charlstm import checkpoint as ckpt  # noqa: E402
 from charlstm.data import Batches, encode_corpus, fit_streams, split  # noqa: E402
 from charlstm.optim import learning_rate  # noqa: E402
 from charlstm.plot import read_metrics  # noqa: E402
@@ -58,9 +64,19 @@ def run_charlstm(corpus, minutes, out_dir, seed):
                     "--sample-chars", "0", "--seed", str(seed)], check=True, cwd=ROOT,
                    capture_output=True, text=True)
     m = read_metrics(run)                              # {column: [float per evaluation]}
+    config = json.loads((run / "config.json").read_text())
+    best = ckpt.load(run / "best.npz").meta
     return {"val_full": m["val_full"][-1], "best_val_slice": min(m["val_loss"]),
+            "best_full": best.get("full_val_loss"), "best_step": best.get("step"),
             "steps": int(m["step"][-1]), "chars": int(m["chars"][-1]),
-            "chars_per_s": m["chars"][-1] / m["elapsed_s"][-1]}
+            "chars_per_s": m["chars"][-1] / m["elapsed_s"][-1],
+            # the size and dropout the run chose for its budget (charlstm/sizing.py)
+            "shape": {k: config["train"][k] for k in SHAPE},
+            "size_choice": config.get("size_choice", {}).get("why")}
+
+
+# The settings of charlstm's run that the PyTorch side copies: the size it chose.
+SHAPE = ("hidden_size", "dropout")
 
 
 # TrainConfig fields each PyTorch recipe changes from charlstm's defaults.
@@ -123,6 +139,14 @@ def torch_child(corpus, minutes, seed, settings=None, max_steps=None, recipe="ch
             m.train()
         return total / count
 
+    best = [math.inf, None]                            # the lowest slice loss, and those weights
+
+    def keep_best():
+        """Score the slice, and keep the weights where it is lowest: charlstm's best.npz."""
+        v = evaluate(val_slice)
+        if v < best[0]:
+            best[:] = v, [copy.deepcopy(m.state_dict()) for m in modules]
+
     t0 = time.perf_counter()
     deadline = t0 + 60 * minutes
     step = batch = epoch = 0
@@ -149,14 +173,20 @@ def torch_child(corpus, minutes, seed, settings=None, max_steps=None, recipe="ch
         if batch == len(train_b):
             batch, epoch = 0, epoch + 1
         if step % cfg.eval_every == 0:
-            evaluate(val_slice)                        # the same periodic cost as charlstm
+            keep_best()                                # the same periodic cost as charlstm
     elapsed = time.perf_counter() - t0
-    return {"val_full": evaluate(val_full), "steps": step, "chars": step * N_train * T,
-            "chars_per_s": step * N_train * T / elapsed, "last_lr": lr}
+    keep_best()                                        # charlstm's run ends with an evaluation too
+    last = evaluate(val_full)
+    for m, weights in zip(modules, best[1]):
+        m.load_state_dict(weights)
+    return {"val_full": last, "best_full": evaluate(val_full), "steps": step,
+            "chars": step * N_train * T, "chars_per_s": step * N_train * T / elapsed,
+            "last_lr": lr, "shape": {k: getattr(cfg, k) for k in SHAPE}}
 
 
-def run_torch(corpus, minutes, seed, recipe="charlstm"):
-    child = json.dumps([str(corpus), minutes, seed, None, None, recipe])
+def run_torch(corpus, minutes, seed, recipe="charlstm", shape=None):
+    """shape: charlstm's run's size and dropout (run_charlstm), which PyTorch is given."""
+    child = json.dumps([str(corpus), minutes, seed, shape, None, recipe])
     out = subprocess.run([sys.executable, __file__, "--child", child],
                          check=True, cwd=ROOT, capture_output=True, text=True).stdout
     return json.loads(out.strip().splitlines()[-1])
@@ -204,9 +234,10 @@ def main():
     for corpus in corpora:
         for r in range(args.repeats):
             work = args.out / stamp / f"{Path(corpus).stem}-{r}"
-            entry = {"corpus": corpus, "repeat": r, "minutes": args.minutes,
-                     "charlstm": run_charlstm(corpus, args.minutes, work, seed=r),
-                     "torch": {rec: run_torch(corpus, args.minutes, r, rec) for rec in recipes}}
+            ours = run_charlstm(corpus, args.minutes, work, seed=r)
+            entry = {"corpus": corpus, "repeat": r, "minutes": args.minutes, "charlstm": ours,
+                     "torch": {rec: run_torch(corpus, args.minutes, r, rec, ours["shape"])
+                               for rec in recipes}}
             results.append(entry)
             print(json.dumps(entry), file=sys.stderr, flush=True)
     args.out.mkdir(parents=True, exist_ok=True)
@@ -228,8 +259,8 @@ def table(corpora, recipes, results, minutes):
         s = f.format(statistics.median(vals))
         return s + (f" ({f.format(min(vals))}-{f.format(max(vals))})" if len(vals) > 1 else "")
 
-    lines = ["| corpus | minutes | side | val loss (nats/char) | steps | chars/s |",
-             "|---|---|---|---|---|---|"]
+    lines = ["| corpus | minutes | side | val loss (nats/char), last weights | the weights of the "
+             "lowest slice (best.npz) | steps | chars/s |", "|---|---|---|---|---|---|---|"]
     verdicts = []
     for corpus in corpora:
         rs = [e for e in results if e["corpus"] == corpus]
@@ -237,14 +268,25 @@ def table(corpora, recipes, results, minutes):
         for rec in [None, *recipes]:
             side = "charlstm" if rec is None else f"torch, {rec} recipe"
             got = runs(rs, rec)
+            bests = [g["best_full"] for g in got if g.get("best_full") is not None]
             lines.append(f"| {name} | {minutes:g} | {side} | {fmt([g['val_full'] for g in got], '{:.4f}')} | "
+                         f"{fmt(bests, '{:.4f}') if bests else '-'} | "
                          f"{fmt([g['steps'] for g in got], '{:,.0f}')} | "
                          f"{fmt([g['chars_per_s'] for g in got], '{:,.0f}')} |")
-        ours = [g["val_full"] for g in runs(rs, None)]
+        shapes = sorted({f"{g['shape']['hidden_size']} wide, dropout {g['shape']['dropout']:g}"
+                         for g in runs(rs, None) if g.get("shape")})
+        if shapes:
+            verdicts.append(f"{name}: charlstm's runs were {' / '.join(shapes)} (chosen for the "
+                            "budget, or the defaults); the PyTorch runs were given the same")
         for rec in recipes:
-            margin, spread, word = verdict(ours, [g["val_full"] for g in runs(rs, rec)])
-            verdicts.append(f"{name}, against the {rec} recipe: margin {margin:+.4f} between the "
-                            f"medians, spread {spread:.4f}: {word}")
+            for key, what in (("val_full", "last weights"), ("best_full", "best kept")):
+                ours = [g.get(key) for g in runs(rs, None)]
+                theirs = [g.get(key) for g in runs(rs, rec)]
+                if None in ours or None in theirs:
+                    continue
+                margin, spread, word = verdict(ours, theirs)
+                verdicts.append(f"{name}, {what}, against the {rec} recipe: margin {margin:+.4f} "
+                                f"between the medians, spread {spread:.4f}: {word}")
     return "\n".join(lines + [""] + verdicts)
 
 

@@ -35,11 +35,14 @@ def test_quality_race_runs_end_to_end_in_a_fast_mode(tmp_path):
     assert "| c | 0.02 | charlstm |" in r.stdout
     out = json.loads(next((tmp_path / "q").glob("quality-*.json")).read_text())
     entry = out["results"][0]
-    assert 0 < entry["charlstm"]["val_full"] < 5 and entry["charlstm"]["steps"] > 0
+    ours = entry["charlstm"]
+    assert 0 < ours["val_full"] < 5 and ours["steps"] > 0 and 0 < ours["best_full"] < 5
+    assert ours["shape"]["hidden_size"] in (256, 384)          # chosen for the budget
     if out["torch"] is not None:
         assert set(entry["torch"]) == {"charlstm", "torch-rnn"}
         for recipe, got in entry["torch"].items():
-            assert 0 < got["val_full"] < 5 and got["steps"] > 0
+            assert 0 < got["val_full"] < 5 and got["steps"] > 0 and 0 < got["best_full"] < 5
+            assert got["shape"] == ours["shape"]                # PyTorch given the same size
             assert f"| c | 0.02 | torch, {recipe} recipe |" in r.stdout
         assert entry["torch"]["torch-rnn"]["last_lr"] == 2e-3       # 5 epochs take longer
         assert "one run each" in r.stdout
