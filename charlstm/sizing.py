@@ -89,8 +89,9 @@ def applies(cfg, explicit: set, budget_s: float) -> bool:
 def step_seconds(cfg, data, clock=time.perf_counter, steps: int = TIMED_STEPS,
                  deadline: float = float("inf")) -> float:
     """Seconds a training step of ``cfg``'s model takes on the run's first batch: the
-    median of ``steps`` steps after one untimed one (fewer if ``clock()`` passes
-    ``deadline``). A throwaway model and optimizer; nothing of the run (its generators,
+    median of ``steps`` steps after one untimed one (at least one, more until ``clock()``
+    passes ``deadline``: the untimed step, which may compile numba's kernels, is not held
+    to it). A throwaway model and optimizer; nothing of the run (its generators,
     its data position) is touched."""
     model = CharLSTM(cfg.model_config(len(data.vocab)), seed=None, dtype=np.dtype(cfg.dtype),
                      threads=cfg.threads)
@@ -105,9 +106,9 @@ def step_seconds(cfg, data, clock=time.perf_counter, steps: int = TIMED_STEPS,
         opt.step(model.params, grads, 1e-4)
         if i:
             times.append(clock() - t0)
-        if clock() > deadline:
+        if i and clock() > deadline:
             break
-    return statistics.median(times) if times else clock() - t0
+    return statistics.median(times)
 
 
 def choose(cfg, data, budget_s: float, clock=time.perf_counter, time_step=None):
