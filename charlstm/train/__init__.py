@@ -35,15 +35,15 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from . import checkpoint as ckpt
-from . import sizing
-from .data import (RECORD_MODES, Batches, RecordBatches, Vocab, encode_corpus, fit_streams,
-                   read_records, remap_ids, split, split_record_ids)
-from .errors import CharlstmError, ConfigError
-from .model import CharLSTM, ModelConfig, init_params
-from .optim import OPTIMIZERS, SCHEDULES, clip_grads, decay_weights, learning_rate, make_optimizer
-from .plot import plot_runs, read_metrics
-from .sample import sample, sample_record
+from .. import checkpoint as ckpt
+from .. import sizing
+from ..data import (RECORD_MODES, Batches, RecordBatches, Vocab, encode_corpus, fit_streams,
+                    read_records, remap_ids, split, split_record_ids)
+from ..errors import CharlstmError, ConfigError
+from ..model import CharLSTM, ModelConfig, init_params
+from ..optim import OPTIMIZERS, SCHEDULES, clip_grads, decay_weights, learning_rate, make_optimizer
+from ..plot import plot_runs, read_metrics
+from ..sample import sample, sample_record
 
 DEFAULT_MINUTES = 10.0
 METRICS = ["step", "epoch", "chars", "train_loss", "val_loss", "val_bpc", "lr", "grad_norm",
