@@ -69,7 +69,11 @@ def result_of(proc, run_dir) -> dict:
     sys.path.insert(0, str(ROOT))
     from charlstm import checkpoint
     best_full = checkpoint.load(Path(run_dir) / "best.npz").meta.get("full_val_loss")
+    config = json.loads((Path(run_dir) / "config.json").read_text(encoding="utf-8"))
     return {"val_full": float(last["val_full"]), "best_full": best_full,
+            # the size the run trained (chosen for its budget unless the flags set it)
+            "hidden_size": config["train"]["hidden_size"], "dropout": config["train"]["dropout"],
+            "size_choice": config.get("size_choice", {}).get("timed"),
             "steps": int(last["step"]), "epochs": float(last["epoch"]),
             "best_val_slice": float(best["val_loss"]), "best_step": int(best["step"]),
             "chars_per_s": int(last["chars"]) / float(last["elapsed_s"])}
@@ -120,7 +124,7 @@ def main(argv=None):
     print(f"\n{args.minutes:g} min each"
           + (", two at a time with one BLAS thread each" if args.parallel > 1 else "")
           + f"; {blas}; whole-split validation loss in nats/char (median ± half the range), last weights / best.npz "
-          f"(steps, epochs); {os.path.relpath(out, ROOT)}\n")
+          f"(steps, epochs, hidden size); {os.path.relpath(out, ROOT)}\n")
     print("| variant | flags | " + " | ".join(args.corpus) + " |")
     print("|---|---|" + "---|" * len(args.corpus))
     for name, flags in variants:
@@ -134,9 +138,10 @@ def main(argv=None):
             bests = [r["best_full"] for r in rs if r.get("best_full") is not None]
             spread = f" ±{(max(vals) - min(vals)) / 2:.3f}" if len(vals) > 1 else ""
             best = f" / {statistics.median(bests):.3f}" if bests else ""
+            sizes = "/".join(sorted({f"{r['hidden_size']}" for r in rs}))
             cells.append(f"{statistics.median(vals):.3f}{spread}{best} "
                          f"({round(statistics.mean(r['steps'] for r in rs)):,}, "
-                         f"{statistics.mean(r['epochs'] for r in rs):.1f} ep)")
+                         f"{statistics.mean(r['epochs'] for r in rs):.1f} ep, H {sizes})")
         print(f"| {name} | `{' '.join(flags)}` | " + " | ".join(cells) + " |")
 
 
