@@ -144,7 +144,9 @@ def test_gradient_flow_training_samples_and_cells(executed):
     assert "stopped by the time limit" in text(cell(nb, "train"))
     samples = text(cell(nb, "samples"))
     parts = re.split(r"--- temperature [\d.]+ ---\n", samples)
-    assert len(parts) == 3 and all(len(p.strip()) >= 100 for p in parts[1:])
+    # 300 characters each after the prime; a model trained for seconds may write mostly
+    # spaces and newlines at temperature 0.5 (the notebook says so), so they count too.
+    assert len(parts) == 3 and all(len(p) >= 300 for p in parts[1:])
     assert "cell " in text(cell(nb, "cells"))
     # Exercise 2 trained a GRU beside the LSTM's run folder.
     assert (run_dir.with_name("run-gru") / "best.npz").is_file()
