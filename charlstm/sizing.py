@@ -2,16 +2,18 @@
 
 On a fast machine, ten minutes of the 2 x 256 LSTM read a corpus of a megabyte 25 times
 or more, and it overfits: more steps stop paying. A wider model with more dropout, at
-half the steps, ends lower (docs/defaults.md, "When the budget outruns the corpus"):
+half the steps, ends lower (docs/defaults.md, "When the budget outruns the corpus" and
+"The size chosen for the budget"):
 
     Tiny Shakespeare, 10 min, native kernel   2 x 256, dropout 0.2: 26-28 epochs, 1.438 / 1.442
                                               2 x 384, dropout 0.35: 12 epochs, 1.415 / 1.419
     C headers (2 MB), 10 min                  2 x 256: 14 epochs, 1.489; 2 x 384: 6.7 epochs, 1.485
 
 So a new run with a time budget, whose size the user left open, times a few training
-steps of each candidate (CANDIDATES) on its own data, estimates the epochs each would
-read within the budget, and takes the biggest that reads at least MIN_EPOCHS; if none
-does, the smallest (the defaults). The seconds spent timing count against the budget.
+steps of the bigger candidates (CANDIDATES), biggest first, on its own data, estimates
+the epochs each would read within the budget, and takes the first that reads at least
+MIN_EPOCHS; if none does, the smallest (the defaults, never timed). The seconds spent
+timing count against the budget.
 The choice is logged, written into config.json and every checkpoint (``size_choice``),
 shown by ``charlstm info``, and kept when the run is resumed; ``--hidden-size`` or
 ``--dropout`` choose instead, and ``--no-auto-size`` keeps TrainConfig's defaults.
@@ -33,8 +35,8 @@ CANDIDATES = ((256, 0.2), (384, 0.35))
 MIN_EPOCHS = 10.0
 MIN_BUDGET_S = 60.0                                    # below a minute, the defaults: no timing
 # The share of a run's time its training steps get (the rest: evaluations, samples,
-# plots, checkpoints), from the 10-minute runs in docs/defaults.md against this module's
-# timing of the same settings.
+# plots, checkpoints). With it, the timing's estimate of the steps was within 4% of what
+# three of four 10-minute runs took, 17% low in the fourth (docs/defaults.md).
 STEP_SHARE = 0.93
 TIMED_STEPS = 3                                        # after one untimed step (numba compiles)
 PROBE_SHARE, PROBE_MIN_S = 0.02, 1.0                   # the timing's allowance: 2% of the budget, or 1 s
