@@ -177,9 +177,11 @@ def torch_child(corpus, minutes, seed, settings=None, max_steps=None, recipe="ch
     elapsed = time.perf_counter() - t0
     keep_best()                                        # charlstm's run ends with an evaluation too
     last = evaluate(val_full)
-    for m, weights in zip(modules, best[1]):
-        m.load_state_dict(weights)
-    return {"val_full": last, "best_full": evaluate(val_full), "steps": step,
+    if best[1] is not None:                            # None: every evaluation was NaN
+        for m, weights in zip(modules, best[1]):
+            m.load_state_dict(weights)
+    return {"val_full": last, "best_full": evaluate(val_full) if best[1] is not None else None,
+            "steps": step,
             "chars": step * N_train * T, "chars_per_s": step * N_train * T / elapsed,
             "last_lr": lr, "shape": {k: getattr(cfg, k) for k in SHAPE}}
 
