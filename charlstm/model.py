@@ -126,7 +126,8 @@ class CharLSTM:
         # One workspace per recurrent layer and one for the output layer: the big arrays
         # of a step are reused by the next step instead of being allocated afresh.
         self._ws = [Ls.Workspace() for _ in range(cfg.num_layers + 1)]
-        self.threads = threads or auto_threads(cfg.hidden_size)   # 0: auto; see forward_backward
+        self.auto = not threads                        # 0: auto, decided per batch size
+        self.threads = threads or auto_threads(cfg.hidden_size)   # the most it may use
         self._split = None                             # the BatchSplit, made when first used
 
     # ------------------------------------------------------------------ bookkeeping
@@ -249,6 +250,8 @@ class CharLSTM:
     def _batch_split(self, N):
         """The BatchSplit for a batch of N sequences, or None to run it in this thread."""
         k = min(self.threads, N // MIN_SEQS_PER_THREAD)
+        if self.auto:
+            k = min(k, auto_threads(self.cfg.hidden_size, N))
         if k < 2 or not blas_threads_settable():
             return None
         if self._split is None or self._split.parts != k:
@@ -292,21 +295,36 @@ class CharLSTM:
 # --------------------------------------------------------------------------- threads
 
 MIN_SEQS_PER_THREAD = 8      # below this the matrix products are too thin to split
-MAX_HIDDEN_TO_SPLIT = 256    # above this a 2-thread BLAS on the whole batch is faster
+MAX_HIDDEN_TO_SPLIT = 256    # up to this any batch is split
+ROWS_MULTIPLE = 16           # above it, only if each thread gets a multiple of this ...
+MAX_HIDDEN_ROWS_RULE = 512   # ... up to this; above it one thread
 
 
-def auto_threads(hidden_size: int) -> int:
-    """Threads for training when none are asked for: one per core (at most 2) up to
-    H = 256, one above.
+def auto_threads(hidden_size: int, batch_size: int | None = None) -> int:
+    """Threads for training when none are asked for: one per core (at most 2), with
+    BLAS held to one thread in each (``BatchSplit``), or 1, with BLAS on every core.
 
-    Measured on 2 cores, a training step split over 2 threads against one thread with
-    a 2-thread BLAS (2 layers, E = 64): H = 64 the same; H = 128, N = 50: 12% faster;
-    H = 256, N = 16 / 32 / 128: 7% / 3% / 13% faster; H = 384 and 512: 8% and 5% slower,
-    as the matrix products, which a 2-thread BLAS already runs on both cores, take over.
+    Up to H = 256 every batch is split. From 257 to 512 a batch is split only when each
+    thread gets a multiple of 16 sequences (N = 32, 64, 96, 128, ... on 2 cores); above
+    512 it never is. Without ``batch_size``: the most the model may use.
+
+    Measured on 2 cores, native AVX-512 kernel (OpenBLAS SkylakeX) with numba, a 2-layer
+    training step split over 2 threads against one thread with a 2-thread BLAS, T = 64
+    (docs/performance.md): H = 128, N = 50: 9% faster; H = 256, N = 32, dropout 0.2: 6-9%;
+    H = 384, N = 32, dropout 0.35: 8-11% faster (6% on the pinned Haswell kernel); H = 384,
+    448, 512 without dropout: N = 32 +8% / +5% / tie, N = 64 or 96 +7%, N = 128 +5-10%, but
+    N = 40 a tie and N = 48 or 50 3-19% slower. OpenBLAS's float32 kernel runs a product
+    with a multiple of 16 columns (the sequences) at full width and a ragged rest slower,
+    which at these sizes outweighs the element-wise work the split overlaps.
     """
-    if hidden_size > MAX_HIDDEN_TO_SPLIT:
+    cores = max(1, min(2, os.cpu_count() or 1))
+    if hidden_size <= MAX_HIDDEN_TO_SPLIT:
+        return cores
+    if hidden_size > MAX_HIDDEN_ROWS_RULE:
         return 1
-    return max(1, min(2, os.cpu_count() or 1))
+    if batch_size is None:
+        return cores
+    return cores if batch_size % (cores * ROWS_MULTIPLE) == 0 else 1
 
 
 _blas = None

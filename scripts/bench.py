@@ -436,7 +436,7 @@ def main():
         chars = c["N"] * c["T"]
         flops = step_flops(**c)
         r = {"config": c, "flops_per_step": flops,
-             "charlstm_threads": args.threads or auto_threads(c["H"]),
+             "charlstm_threads": args.threads or auto_threads(c["H"], c["N"]),
              "charlstm_chars_per_s": chars / t["charlstm"],
              "charlstm_gflops": flops / t["charlstm"] / 1e9,
              "charlstm_pct_of_peak": 100 * flops / t["charlstm"] / peak}

@@ -60,7 +60,7 @@ def test_small_batches_and_one_thread_stay_in_this_thread():
     one, many, x, _, _ = _pair("lstm", 2)
     assert one._batch_split(64) is None
     assert many._batch_split(2 * M.MIN_SEQS_PER_THREAD - 1) is None   # too thin to split
-    assert M.auto_threads(128) >= 1 and M.auto_threads(512) == 1
+    assert M.auto_threads(128) >= 1 and M.auto_threads(1024) == 1
     auto = CharLSTM(ModelConfig(vocab_size=5, hidden_size=4), threads=0)
     assert auto.threads == M.auto_threads(4)           # 0 asks for the automatic choice
 
@@ -99,3 +99,20 @@ def test_training_resumes_bit_for_bit_with_threads(corpus, tmp_path, lstm_path):
     from charlstm import checkpoint as ckpt
     pa, pb = ckpt.load(tmp_path / "a" / "latest.npz").params, ckpt.load(tmp_path / "b" / "latest.npz").params
     assert all(np.array_equal(pa[k], pb[k]) for k in pa)
+
+
+def test_auto_threads_above_256_split_only_batches_of_whole_16_row_blocks(monkeypatch):
+    monkeypatch.setattr(M.os, "cpu_count", lambda: 2)
+    assert M.auto_threads(256, 50) == 2                # up to 256: any batch
+    assert [M.auto_threads(384, n) for n in (32, 64, 128)] == [2, 2, 2]
+    assert [M.auto_threads(384, n) for n in (40, 48, 50)] == [1, 1, 1]
+    assert M.auto_threads(512, 32) == 2 and M.auto_threads(640, 32) == 1
+    m = CharLSTM(ModelConfig(vocab_size=5, hidden_size=384), threads=0)
+    if M.blas_threads_settable():
+        assert m._batch_split(32).parts == 2
+    assert m._batch_split(50) is None                  # a ragged half: one thread, 2-thread BLAS
+    forced = CharLSTM(ModelConfig(vocab_size=5, hidden_size=384), threads=2)
+    if M.blas_threads_settable():
+        assert forced._batch_split(50).parts == 2      # --threads 2 is obeyed
+    monkeypatch.setattr(M.os, "cpu_count", lambda: 1)
+    assert M.auto_threads(128) == 1 and M.auto_threads(384, 32) == 1
