@@ -86,17 +86,34 @@ def param_shapes(cfg: ModelConfig) -> dict:
     return shapes
 
 
-def init_params(cfg: ModelConfig, rng: np.random.Generator, dtype=np.float32):
-    """Fresh parameters: weights ~ N(0, 1/fan_in), biases 0, LSTM forget-gate bias 1.
+INITS = ("fan_in", "uniform")
 
+
+def init_params(cfg: ModelConfig, rng: np.random.Generator, dtype=np.float32, init="fan_in"):
+    """Fresh parameters.
+
+    fan_in (the default): weights ~ N(0, 1/fan_in), biases 0, LSTM forget-gate bias 1.
     Scaling by fan-in keeps every pre-activation near unit variance at the start, and a
     forget bias of 1 starts the cell state remembering (Jozefowicz et al., 2015).
+
+    uniform: PyTorch's defaults for nn.LSTM/GRU/RNN and nn.Linear: every recurrent weight
+    and bias ~ U(-1/sqrt(H), 1/sqrt(H)) (the single bias b stands for PyTorch's b_ih + b_hh,
+    so it is the sum of two such draws), the output layer ~ U(-1/sqrt(H), 1/sqrt(H)), no
+    forget-gate offset. Smaller weights than fan_in's for a small embedding.
+    The embedding is N(0, 1) in both.
     """
+    if init not in INITS:
+        raise ConfigError(f"--init must be one of {', '.join(INITS)}, got {init!r}")
     H = cfg.hidden_size
+    k = 1 / np.sqrt(H)
     p = {}
     for name, shape in param_shapes(cfg).items():
         if name == "embed":
             p[name] = rng.standard_normal(shape)
+        elif init == "uniform":
+            p[name] = rng.uniform(-k, k, shape)
+            if name.endswith(".b") and name != "out.b":
+                p[name] += rng.uniform(-k, k, shape)   # b_ih + b_hh
         elif name.endswith((".b", ".bh")):
             p[name] = np.zeros(shape)
             if cfg.cell == "lstm":
@@ -117,11 +134,11 @@ class CharLSTM:
     """
 
     def __init__(self, cfg: ModelConfig, seed: int | None = 0, dtype=np.float32,
-                 params: dict | None = None, threads: int = 1):
+                 params: dict | None = None, threads: int = 1, init: str = "fan_in"):
         self.cfg = cfg.validate()
         self.dtype = np.dtype(dtype)
         self.params = params if params is not None else init_params(
-            cfg, np.random.default_rng(seed), self.dtype)
+            cfg, np.random.default_rng(seed), self.dtype, init)
         self.dropout_rng = np.random.default_rng(None if seed is None else seed + 1)
         # One workspace per recurrent layer and one for the output layer: the big arrays
         # of a step are reused by the next step instead of being allocated afresh.

@@ -165,3 +165,38 @@ def test_the_dense_embedding_path_also_matches_finite_differences(cell):
     rows = check_model(cell=cell, layers=2, hidden=5, N=2, T=3, vocab=11, embed=4)
     for r in rows:
         assert r.max_rel_error < 1e-7, (r.name, r.max_rel_error)
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_uniform_init_is_pytorchs_and_fan_in_is_the_default(cell):
+    from charlstm.model import init_params
+    cfg = ModelConfig(vocab_size=7, hidden_size=16, embed_size=8, cell=cell)
+    fan = init_params(cfg, np.random.default_rng(0), np.float64)
+    uni = init_params(cfg, np.random.default_rng(0), np.float64, "uniform")
+    k = 1 / 4                                          # 1 / sqrt(H)
+    for name, v in uni.items():
+        if name == "embed":
+            np.testing.assert_array_equal(v, fan["embed"])    # N(0, 1) in both
+        elif name.endswith(".b") and name != "out.b":
+            assert np.abs(v).max() <= 2 * k and np.abs(v).max() > k   # b_ih + b_hh
+        else:
+            assert np.abs(v).max() <= k and v.std() > k / 3, name
+    if cell == "lstm":
+        assert (fan["layer0.b"][16:32] == 1).all()     # fan_in's forget-gate bias
+    np.testing.assert_array_equal(CharLSTM(cfg, seed=0, dtype=np.float64).params["layer1.Wh"],
+                                  fan["layer1.Wh"])
+    assert not np.allclose(CharLSTM(cfg, seed=0, init="uniform").params["layer1.Wh"],
+                           fan["layer1.Wh"])
+    with pytest.raises(ConfigError, match="--init must be one of"):
+        init_params(cfg, np.random.default_rng(0), init="xavier")
+
+
+def test_a_run_records_its_init_and_trains_from_it(tmp_path):
+    from charlstm.train import TrainConfig, train
+    from charlstm import checkpoint as ckpt
+    text = "".join(np.random.default_rng(0).choice(list("abcde \n"), 6000))
+    (tmp_path / "c.txt").write_text(text)
+    cfg = TrainConfig(hidden_size=16, embed_size=8, seq_len=8, batch_size=4, max_steps=3,
+                      eval_every=3, init="uniform", quiet=True)
+    res = train(tmp_path / "c.txt", cfg, run_dir=tmp_path / "r", log=lambda s: None)
+    assert ckpt.load(res.run_dir / "latest.npz").meta["train"]["init"] == "uniform"

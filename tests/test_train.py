@@ -198,6 +198,7 @@ def test_too_small_corpus_is_refused(tmp_path):
     (["--minutes", "0"], "--minutes must be greater than 0"),
     (["--grad-clip", "-1"], "--grad-clip must be 0"),
     (["--layers", "0"], "--layers must be at least 1"),
+    (["--init", "xavier"], "--init must be one of fan_in, uniform"),
 ])
 def test_invalid_values_are_refused_before_any_work(corpus, tmp_path, flags, match):
     res = run_cli("train", corpus, "--run-dir", tmp_path / "r", *flags)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from ..data import RECORD_MODES
 from ..errors import CharlstmError, ConfigError
-from ..model import ModelConfig
+from ..model import INITS, ModelConfig
 from ..optim import OPTIMIZERS, SCHEDULES
 
 
@@ -37,6 +37,7 @@ class TrainConfig:
     dropout: float = 0.2                               # between layers and before the output
     embed_dropout: float | None = 0.0                  # on the embedding; None: as dropout
     dtype: str = "float32"
+    init: str = "fan_in"                               # a fresh model's weights (model.INITS)
     auto_size: bool = True                             # a time-budget run picks size and dropout (sizing.py)
     # data
     seq_len: int = 64
@@ -82,6 +83,7 @@ class TrainConfig:
         """Refuse impossible values before any work starts."""
         self.model_config(1).validate()
         checks = [
+            (self.init in INITS, f"--init must be one of {', '.join(INITS)}, got {self.init!r}"),
             (self.dtype in ("float32", "float64"), f"--dtype must be float32 or float64, got {self.dtype!r}"),
             (self.seq_len >= 1, f"--seq-len must be at least 1, got {self.seq_len}"),
             (self.batch_size >= 1, f"--batch-size must be at least 1, got {self.batch_size}"),

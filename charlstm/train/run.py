@@ -85,7 +85,7 @@ def train(corpus, cfg: TrainConfig | None = None, run_dir=None, resume=None,
     start = None
     if parent is not None:
         start = inherit_params(parent, data.vocab, cfg.model_config(len(data.vocab)),
-                               cfg.seed, np.dtype(cfg.dtype))
+                               cfg.seed, np.dtype(cfg.dtype), cfg.init)
     meta = _run_meta(cfg, data, corpus, ck, command, parent_info,
                      choice.to_meta() if choice is not None else None)
     trainer = Trainer(cfg, data, folder, meta, ck, log, clock, start_params=start,
@@ -164,7 +164,8 @@ def _default_run_dir(corpus_name: str) -> Path:
     return Path("runs") / f"{corpus_name}-{stamp}"
 
 
-def inherit_params(parent, vocab: Vocab, model_cfg: ModelConfig, seed: int, dtype) -> dict:
+def inherit_params(parent, vocab: Vocab, model_cfg: ModelConfig, seed: int, dtype,
+                   init: str = "fan_in") -> dict:
     """A fine-tune's first weights: the parent checkpoint's, over the run's vocabulary.
 
     Every symbol the parent knows keeps its embedding row, output column and output bias;
@@ -172,7 +173,7 @@ def inherit_params(parent, vocab: Vocab, model_cfg: ModelConfig, seed: int, dtyp
     symbol new to a records run) gets the values a fresh model of this vocabulary and
     seed would start with (``init_params``). The recurrent layers are the parent's.
     """
-    fresh = init_params(model_cfg, np.random.default_rng(seed), dtype)
+    fresh = init_params(model_cfg, np.random.default_rng(seed), dtype, init)
     old = parent.params
     table = parent.vocab.lookup(vocab)                 # run id -> parent id, or -1
     new_ids, old_ids = np.flatnonzero(table >= 0), table[table >= 0]

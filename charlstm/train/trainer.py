@@ -45,7 +45,7 @@ class Trainer:
         params = ({k: v.astype(dtype) for k, v in ck.params.items()} if ck is not None
                   else start_params)
         self.model = CharLSTM(cfg.model_config(len(data.vocab)), seed=cfg.seed, dtype=dtype,
-                              params=params, threads=cfg.threads)
+                              params=params, threads=cfg.threads, init=cfg.init)
         self.opt = make_optimizer(cfg.optimizer, self.model.params, cfg.momentum)
         self.resumed = ck is not None
         if ck is None:
