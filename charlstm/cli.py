@@ -209,7 +209,7 @@ def train(
     checkpoint_every: Optional[int] = _opt("checkpoint_every", "Steps between latest.npz saves."),
     sample_chars: Optional[int] = _opt("sample_chars", "Characters sampled into samples.txt at each evaluation (0: none)."),
     quiet: bool = typer.Option(False, help="Log lines only, no progress bar."),
-    threads: Optional[int] = typer.Option(None, help="Threads a batch is split over (each a share of the sequences); 0: one per core, at most 2, for --hidden-size up to 256 (measured faster there), else 1. A run resumes bit for bit at the thread count it ran with. \\[default: 0]", show_default=False),
+    threads: Optional[int] = typer.Option(None, help="Threads a batch is split over (each a share of the sequences); 0: one per core, at most 2, for --hidden-size up to 256, or up to 512 when --batch-size is a multiple of 32 (measured faster there), else 1. A run resumes bit for bit at the thread count it ran with. \\[default: 0]", show_default=False),
     stop_eval_seconds: Optional[float] = _opt("stop_eval_seconds", "After Ctrl-C, SIGTERM or SIGHUP: seconds the final evaluation may take before latest.npz is saved (0: none); a second signal skips it."),
 ):
     """Train a character-level model on CORPUS; writes runs/NAME/ (checkpoints, metrics, plot)."""

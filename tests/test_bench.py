@@ -182,3 +182,14 @@ def test_every_child_process_gets_the_bench_environment(monkeypatch, tmp_path):
     bench.e2e_seconds("charlstm", cfg, str(tmp_path / "c.txt"), 2)
     bench.e2e_seconds("torch", cfg, str(tmp_path / "c.txt"), 2)
     assert len(seen) == 4 and all(e is env for e in seen)
+
+
+def test_thread_split_grid_times_both_thread_counts_and_names_the_auto_choice(capsys):
+    from scripts import thread_split
+    thread_split.main(["--hidden", "16", "--batch", "16", "--seq-len", "4", "--rounds", "1",
+                       "--reps", "1"])
+    out = capsys.readouterr().out
+    row = [line for line in out.splitlines() if line.startswith("| 16 | 16 |")]
+    assert "BLAS:" in out and len(row) == 1
+    one, two = (float(v) for v in row[0].split("|")[3:5])
+    assert one > 0 and two > 0 and row[0].rstrip().endswith(f"| {thread_split.auto_threads(16, 16)} |")
