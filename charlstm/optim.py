@@ -51,9 +51,11 @@ def clip_grads(grads: dict, max_value: float, mode: str = "norm") -> float:
 def decay_weights(params: dict, lr: float, weight_decay: float):
     """Decoupled weight decay (Loshchilov and Hutter, 2019): W -= lr * weight_decay * W.
 
-    Applied after the optimizer's step, to the weight matrices only (names ending in W,
-    Wx or Wh): not to biases, whose size sets no capacity, nor to the embedding, whose
-    rows of rare characters would decay between their rare gradients. 0 does nothing.
+    Applied before the optimizer's step, to the weights the step starts from, as in the
+    paper's AdamW and torch.optim.AdamW (tests/test_torch_parity.py follows it step by
+    step); to the weight matrices only (names ending in W, Wx or Wh): not to biases, whose
+    size sets no capacity, nor to the embedding, whose rows of rare characters would decay
+    between their rare gradients. 0 does nothing.
     """
     if weight_decay == 0:
         return
@@ -61,6 +63,13 @@ def decay_weights(params: dict, lr: float, weight_decay: float):
     for name, p in params.items():
         if name.endswith(("W", "Wx", "Wh")):
             p *= keep
+
+
+def take_step(opt, params: dict, grads: dict, lr: float, weight_decay: float):
+    """One training update: the decoupled weight decay, then the optimizer's step (the
+    order of AdamW; the trainer and the PyTorch parity test both call this)."""
+    decay_weights(params, lr, weight_decay)
+    opt.step(params, grads, lr)
 
 
 # --------------------------------------------------------------------------- schedules

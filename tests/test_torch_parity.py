@@ -123,3 +123,42 @@ def test_gru_step_matches_gru_cell():
     np.testing.assert_allclose(dWh, cell.weight_hh.grad.numpy().T, **tol)
     np.testing.assert_allclose(db, cell.bias_ih.grad.numpy(), **tol)
     np.testing.assert_allclose(dbh, cell.bias_hh.grad.numpy()[2 * Hs:], **tol)
+
+
+def test_training_with_adam_weight_decay_and_clipping_follows_pytorchs_adamw():
+    """Thirty training steps from the same weights on the same batches, state carried
+    (truncated BPTT), dropout off: charlstm's Adam, global-norm clipping and decoupled
+    weight decay on the weight matrices against torch.optim.AdamW with the same groups
+    (scripts/quality.py's PyTorch recipe). Same losses and weights, to float64 rounding."""
+    from charlstm.optim import Adam, clip_grads, take_step
+    L, lr, wd, clip = 2, 3e-2, 0.5, 0.05               # a clip this small bites every step
+    m = CharLSTM(ModelConfig(vocab_size=V, embed_size=E, hidden_size=H, num_layers=L),
+                 seed=3, dtype=np.float64)
+    rnn, emb, W, b = build_torch(m)
+    for l in range(L):                                 # charlstm has one bias: keep torch's second at 0
+        getattr(rnn, f"bias_hh_l{l}").requires_grad_(False)
+    mats = [getattr(rnn, f"weight_{k}_l{l}") for l in range(L) for k in ("ih", "hh")] + [W]
+    others = [getattr(rnn, f"bias_ih_l{l}") for l in range(L)] + [emb, b]
+    opt_t = torch.optim.AdamW([{"params": mats, "weight_decay": wd},
+                               {"params": others, "weight_decay": 0.0}], lr=lr)
+    opt = Adam(m.params)
+    rng = np.random.default_rng(0)
+    data = rng.integers(0, V, (N, 30 * T + 1))
+    state, state_t = m.init_state(N), None
+    for s in range(30):
+        x, y = data[:, s * T:(s + 1) * T], data[:, s * T + 1:(s + 1) * T + 1]
+        loss, grads, state = m.loss_and_grads(x, y, state)
+        clip_grads(grads, clip)
+        take_step(opt, m.params, grads, lr, wd)        # the trainer's update: decay, then Adam
+        out, new = rnn(emb[torch.from_numpy(x)], state_t)
+        loss_t = torch.nn.functional.cross_entropy((out @ W + b).reshape(-1, V),
+                                                   torch.from_numpy(y).reshape(-1))
+        opt_t.zero_grad()
+        loss_t.backward()
+        torch.nn.utils.clip_grad_norm_([*mats, *others], clip)
+        opt_t.step()
+        state_t = tuple(t.detach() for t in new)
+        assert abs(loss - loss_t.item()) < 1e-9, s
+    Wh1 = ifog_to_ifgo(m.params["layer1.Wh"], H).T
+    np.testing.assert_allclose(rnn.weight_hh_l1.detach().numpy(), Wh1, atol=1e-9)
+    np.testing.assert_allclose(emb.detach().numpy(), m.params["embed"], atol=1e-9)

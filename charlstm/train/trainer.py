@@ -14,7 +14,7 @@ from tqdm import tqdm
 
 from .. import checkpoint as ckpt
 from ..model import CharLSTM
-from ..optim import clip_grads, decay_weights, learning_rate, make_optimizer
+from ..optim import clip_grads, learning_rate, make_optimizer, take_step
 from ..sample import sample, sample_record
 from .budget import Budget, _Meter, _previous_horizon
 from .config import Diverged, EvaluationStopped, RunFolderError, TrainConfig, TrainResult
@@ -103,8 +103,7 @@ class Trainer:
                     if not (math.isfinite(loss) and math.isfinite(norm)):
                         stopped_by, diverged = "nan", self.divergence(loss, norm)
                         break
-                    opt.step(model.params, grads, self.lr)
-                    decay_weights(model.params, self.lr, cfg.weight_decay)
+                    take_step(opt, model.params, grads, self.lr, cfg.weight_decay)
                     self.count(loss, norm, new_state)
                     bar.update(1)
                     if self.step % cfg.eval_every == 0:
