@@ -158,11 +158,12 @@ def test_nan_stops_with_a_message_and_keeps_finite_weights(corpus, tmp_path):
 
 
 def test_weights_that_overflow_are_not_saved_and_the_message_says_so(corpus, tmp_path):
-    # With weight decay, lr 1e38 scales the weights by 1 - 5e36: they overflow in the
-    # update itself, and the next step's loss is NaN.
+    # lr 1e38 (a twentieth of it in the first warm-up step) with weight decay 100 scales
+    # the weights by 1 - 5e38, beyond float32: they overflow in the first update itself,
+    # and the next step's loss is NaN.
     run = tmp_path / "run"
     res = run_cli("train", corpus, "--run-dir", run, "--max-steps", "50", "--lr", "1e38",
-                  "--optimizer", "sgd", "--momentum", "0", "--weight-decay", "0.05", *SMALL)
+                  "--optimizer", "sgd", "--momentum", "0", "--weight-decay", "100", *SMALL)
     assert res.returncode == 2 and "Traceback" not in res.stderr
     assert "lower --lr" in res.stderr and "weights overflowed before any checkpoint" in res.stderr
     assert not (run / "latest.npz").exists()
