@@ -114,3 +114,19 @@ def scaled_transpose(W, k, out):
             for j in range(j0, min(j0 + 16, H)):
                 for g in range(g0, min(g0 + 16, G)):
                     out[g, j] = W[j, g] * k[g]
+
+
+@_jit
+def adamw_update(p, g, m, v, keep, b1, c1, b2, c2, eps_t, lr_t):
+    """``take_step``'s decay and Adam update of one parameter in one pass, for flat
+    contiguous p, g, m, v: p *= keep, then m = b1 m + c1 g, v = b2 v + c2 g^2,
+    p -= lr_t m / (sqrt(v) + eps_t). The same operations in the same order as the NumPy
+    passes of ``optim.decay_weights`` and ``optim.Adam.update``, each rounded to the
+    arrays' dtype, so the two paths give the same bits."""
+    for k in range(p.size):
+        gk = g[k]
+        mk = m[k] * b1 + gk * c1
+        vk = v[k] * b2 + (gk * gk) * c2
+        m[k] = mk
+        v[k] = vk
+        p[k] = p[k] * keep - (mk / (math.sqrt(vk) + eps_t)) * lr_t

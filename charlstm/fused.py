@@ -17,6 +17,10 @@ blocks and of the h_t into the feature-major output, the backward's local factor
 computed for all T before its loop, and the copy of d(pre-activation) between layouts.
 The kernels release the GIL, so the threads of a ``model.BatchSplit`` run them at once.
 
+One more kernel does the optimizer's work: ``optim.take_step`` with Adam runs the weight
+decay and Adam's update as one pass over each parameter (``adamw_update``), where NumPy
+makes about a dozen, with the same result to the bit.
+
 Same equations as ``layers.lstm_step_forward``/``lstm_step_backward``, and the same
 arrays in the cache, so either backward runs after either forward. Results agree with
 the NumPy path to rounding, not bit for bit: in float32 the kernels' tanh is a rational

@@ -28,7 +28,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from .model import CharLSTM
-from .optim import clip_grads, make_optimizer
+from .optim import clip_grads, make_optimizer, take_step
 
 # (hidden size, dropout), smallest first: the first is TrainConfig's default.
 CANDIDATES = ((256, 0.2), (384, 0.35))
@@ -105,7 +105,7 @@ def step_seconds(cfg, data, clock=time.perf_counter, steps: int = TIMED_STEPS,
         t0 = clock()
         _, grads, state = model.loss_and_grads(x, y, state)
         clip_grads(grads, cfg.grad_clip, cfg.clip_mode)
-        opt.step(model.params, grads, 1e-4)
+        take_step(opt, model.params, grads, 1e-4, cfg.weight_decay)   # the run's update
         if i:
             times.append(clock() - t0)
             if clock() > deadline:

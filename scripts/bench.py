@@ -51,7 +51,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from charlstm.model import CharLSTM, ModelConfig, auto_threads  # noqa: E402
-from charlstm.optim import Adam, clip_grads  # noqa: E402
+from charlstm.optim import Adam, clip_grads, take_step  # noqa: E402
 from charlstm.train import TrainConfig  # noqa: E402
 from scripts.blas_probe import blas_info, lstm_kernels, matmul_peak  # noqa: E402,F401
 
@@ -108,7 +108,7 @@ def numpy_job(H, L, N, T, dropout=0.0, cell="lstm", threads=0, embed_dropout=Non
     def step():
         loss, grads, state[0] = m.loss_and_grads(x, y, state[0])
         clip_grads(grads, 5.0)
-        opt.step(m.params, grads, 2e-3)
+        take_step(opt, m.params, grads, 2e-3, 0.0)     # the trainer's update (no weight decay)
     return step
 
 

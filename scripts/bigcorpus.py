@@ -151,7 +151,7 @@ def vocab(big: Path, small: Path, steps: int, min_count: int, work: Path, rounds
     os.environ["CHARLSTM_CACHE"] = str(work / "cache")
     from charlstm.data import Batches, encode_corpus
     from charlstm.model import CharLSTM
-    from charlstm.optim import Adam, clip_grads
+    from charlstm.optim import Adam, clip_grads, take_step
     from charlstm.train import TrainConfig
     cfg = TrainConfig()
     N, T = cfg.batch_size, cfg.seq_len
@@ -170,7 +170,7 @@ def vocab(big: Path, small: Path, steps: int, min_count: int, work: Path, rounds
             x, y = batches.get(k)
             _, grads, state = model.loss_and_grads(x, y, state)
             clip_grads(grads, cfg.grad_clip)
-            opt.step(model.params, grads, cfg.lr)
+            take_step(opt, model.params, grads, cfg.lr, cfg.weight_decay)
             k += 1
         job[4], job[5] = state, k
         return n * N * T / (time.perf_counter() - t)

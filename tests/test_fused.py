@@ -98,3 +98,40 @@ def test_scaled_transpose_is_the_numpy_product_exactly():
     out = np.empty((4 * 37, 37), np.float32)
     scaled_transpose(W, k, out)
     assert np.array_equal(out, W.T * k[:, None])
+
+
+@needs_numba
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("weight_decay", [0.0, 0.05])
+def test_the_compiled_adamw_step_is_the_numpy_passes_to_the_bit(dtype, weight_decay):
+    from charlstm.optim import Adam, take_step
+    rng = np.random.default_rng(4)
+    shapes = {"layer0.Wx": (5, 12), "layer0.b": (12,), "embed": (7, 5), "out.W": (3, 7)}
+    start = {k: rng.standard_normal(s).astype(dtype) for k, s in shapes.items()}
+    # Five steps each way from the same start, the rate changing as a schedule would.
+    finals = []
+    for on in (True, False):
+        params = {k: v.copy() for k, v in start.items()}
+        opt = Adam(params)
+        prev = fused.use(on)
+        try:
+            for s in range(5):
+                grads = {k: np.random.default_rng(s).standard_normal(v.shape).astype(dtype)
+                         for k, v in params.items()}
+                take_step(opt, params, grads, 1e-2 * (s + 1), weight_decay)
+        finally:
+            fused.use(prev)
+        finals.append((params, opt.state_dict()))
+    (p1, s1), (p2, s2) = finals
+    for k in p1:
+        assert p1[k].dtype == dtype and np.array_equal(p1[k], p2[k]), k
+    for k in s1:
+        assert np.array_equal(s1[k], s2[k]), k
+    assert not np.array_equal(p1["out.W"], start["out.W"])
+    with fused.off():                                  # the kernels off: the NumPy passes run
+        assert not Adam(start).step_fused(start, start, 1e-2)
+    prev = fused.use(True)
+    try:
+        assert Adam(start).step_fused(start, start, 1e-2)   # on: the kernel ran
+    finally:
+        fused.use(prev)
