@@ -330,9 +330,10 @@ def auto_threads(hidden_size: int, batch_size: int | None = None) -> int:
     (docs/performance.md): H = 128, N = 50: 9% faster; H = 256, N = 32, dropout 0.2: 6-9%;
     H = 384, N = 32, dropout 0.35: 8-11% faster (6% on the pinned Haswell kernel); H = 384,
     448, 512 without dropout: N = 32 +8% / +5% / tie, N = 64 or 96 +7%, N = 128 +5-10%, but
-    N = 40 a tie and N = 48 or 50 3-19% slower. OpenBLAS's float32 kernel runs a product
-    with a multiple of 16 columns (the sequences) at full width and a ragged rest slower,
-    which at these sizes outweighs the element-wise work the split overlaps.
+    N = 40 a tie and N = 48 or 50 3-19% slower. Probably OpenBLAS's float32 kernel runs
+    a product with a multiple of 16 columns (the sequences) at full width and a ragged
+    rest slower, which at these sizes outweighs the element-wise work the split overlaps
+    (not measured apart).
     """
     cores = max(1, min(2, os.cpu_count() or 1))
     if hidden_size <= MAX_HIDDEN_TO_SPLIT:
