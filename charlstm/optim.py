@@ -209,12 +209,15 @@ class Adam(Optimizer):
         self.beta1, self.beta2, self.eps = beta1, beta2, eps
         self._scratch = {}
 
-    def step(self, params, grads, lr):
-        # Fold both bias corrections into one step size and eps (same update, fewer passes).
+    def _corrected(self, lr):
+        """The next step's rate and eps with both bias corrections folded in (the same
+        update as correcting m and v, with fewer passes)."""
         t = self.t + 1
         c1, c2 = 1 - self.beta1 ** t, 1 - self.beta2 ** t
-        self._lr_t = lr * math.sqrt(c2) / c1
-        self._eps_t = self.eps * math.sqrt(c2)
+        return lr * math.sqrt(c2) / c1, self.eps * math.sqrt(c2)
+
+    def step(self, params, grads, lr):
+        self._lr_t, self._eps_t = self._corrected(lr)
         super().step(params, grads, lr)
 
     def step_fused(self, params, grads, lr, weight_decay=0.0) -> bool:
@@ -226,17 +229,15 @@ class Adam(Optimizer):
         if kernels is None or not all(a.dtype == dt and a.flags.c_contiguous
                                       for arr in arrays for a in arr):
             return False
-        t = self.t + 1
-        c1, c2 = 1 - self.beta1 ** t, 1 - self.beta2 ** t
         f = dt.type                                    # the constants, rounded as NumPy rounds them
-        lr_t, eps_t = f(lr * math.sqrt(c2) / c1), f(self.eps * math.sqrt(c2))
+        lr_t, eps_t = (f(c) for c in self._corrected(lr))
         b1, b2, one_b1, one_b2 = f(self.beta1), f(self.beta2), f(1 - self.beta1), f(1 - self.beta2)
         decayed = f(1.0 - lr * weight_decay)
         for name, (p, g, m, v) in zip(params, arrays):
             keep = decayed if weight_decay and name.endswith(DECAYED) else f(1.0)
             kernels.adamw_update(p.reshape(-1), g.reshape(-1), m.reshape(-1), v.reshape(-1),
                                  keep, b1, one_b1, b2, one_b2, eps_t, lr_t)
-        self.t = t
+        self.t += 1
         return True
 
     def update(self, p, g, lr, m, v):
