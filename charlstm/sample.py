@@ -81,9 +81,12 @@ def iter_sample(model: CharLSTM, vocab: Vocab, length: int, prime: str = "",
                 allow_unknown: bool = False) -> Iterator[str]:
     """Yield ``length`` generated characters, one at a time (after reading ``prime``).
 
-    The prime text is read first (and not yielded: callers print it themselves). With no
-    prime the model starts after a newline, as at the start of a line, or from a random
-    character (yielded as the first one) when the vocabulary has no newline.
+    The prime text is read first (and not yielded: callers print it themselves), after a
+    newline: the model starts as at the start of a line. From a zero state alone the first
+    characters come out garbled ("ROMEO:&3TMANGIlE!"), since training shows a zero state
+    once an epoch and a newline's state all the time. With no prime the model starts
+    after that newline, or from a random character (yielded as the first one) when the
+    vocabulary has no newline; then a prime is read from a zero state.
     A vocabulary with an unknown symbol (rare characters folded) never yields it unless
     ``allow_unknown``; prime characters outside the vocabulary are read as it.
     """
@@ -99,7 +102,7 @@ def iter_sample(model: CharLSTM, vocab: Vocab, length: int, prime: str = "",
         length -= 1
         prime_ids = np.array([ch])
     else:
-        prime_ids = vocab.encode(prime or "\n")
+        prime_ids = vocab.encode("\n" + prime if "\n" in vocab.stoi else prime)
     state, ids = _read(model, prime_ids)
     for _ in range(length):
         logits, state = model.step(ids, state)

@@ -64,6 +64,51 @@ def test_prime_is_echoed_and_length_counts_after_it(runner, trained):
     assert r.exit_code == 0 and r.stdout.startswith("lazy ") and len(r.stdout) == 5 + 10 + 1
 
 
+class Spy:
+    """A model that records the ids it reads (iter_sample calls forward, then step)."""
+
+    def __init__(self, model):
+        self.model, self.read = model, []
+
+    def init_state(self, n):
+        return self.model.init_state(n)
+
+    def forward(self, x, state):
+        self.read += x[0].tolist()
+        return self.model.forward(x, state)
+
+    def step(self, ids, state):
+        self.read += ids.tolist()
+        return self.model.step(ids, state)
+
+
+def test_a_prime_is_read_after_a_newline_not_from_a_bare_zero_state(trained):
+    """A stream's training shows a zero state once an epoch: a prime read from one begins
+    garbled, so the model reads a newline first (model.js does the same)."""
+    from charlstm.sample import iter_sample
+    c = ckpt.load(trained[0])
+    spy = Spy(c.model())
+    text = "".join(iter_sample(spy, c.vocab, 3, prime="lazy", greedy=True))
+    assert c.vocab.decode(spy.read[:5]) == "\nlazy" and len(spy.read) == 5 + 2
+    assert text == "".join(sample(c.model(), c.vocab, 3, prime="lazy", greedy=True)[4:])
+    spy = Spy(c.model())                               # no prime: after the newline alone
+    "".join(iter_sample(spy, c.vocab, 3, greedy=True))
+    assert c.vocab.decode(spy.read[:1]) == "\n" and len(spy.read) == 3
+
+
+def test_without_a_newline_in_the_vocabulary_a_prime_is_read_from_a_zero_state(tmp_path):
+    from charlstm.sample import iter_sample
+    p = tmp_path / "flat.txt"
+    p.write_text("abcabd " * 100)
+    train(p, TrainConfig(hidden_size=8, embed_size=4, num_layers=1, batch_size=2, seq_len=8,
+                         max_steps=2, sample_chars=0, quiet=True),
+          run_dir=tmp_path / "r", log=lambda s: None)
+    c = ckpt.load(tmp_path / "r" / "latest.npz")
+    spy = Spy(c.model())
+    "".join(iter_sample(spy, c.vocab, 2, prime="ab", greedy=True))
+    assert c.vocab.decode(spy.read[:2]) == "ab" and len(spy.read) == 2 + 1
+
+
 def test_num_samples(runner, trained):
     ck, _ = trained
     r = out(runner, "sample", ck, "--length", "20", "--num-samples", "3", "--seed", "1")

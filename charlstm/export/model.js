@@ -220,8 +220,9 @@ function encode(model, text) {
 }
 
 // Yield `length` generated characters, one at a time, after reading `prime`: sample.iter_sample.
-// The prime is read first (and not yielded). With no prime the model starts after a newline, or
-// from a random character (yielded as the first one) when the vocabulary has no newline. The
+// The prime is read first (and not yielded), after a newline (a zero state alone garbles the first
+// characters). With no prime the model starts after that newline, or from a random character
+// (yielded as the first one) when the vocabulary has no newline. The
 // unknown symbol is never generated unless allowUnknown. While it reads the prime it yields ""
 // after each character, so that a caller can pause between two characters (see page.js).
 // options: {temperature, topK, topP, greedy, rng (a function like makeRng's), allowUnknown}
@@ -238,7 +239,7 @@ function* iterSample(model, length, prime, options) {
     length -= 1;
     ids = [first];
   } else {
-    ids = encode(model, prime || "\n");
+    ids = encode(model, model.stoi.has("\n") ? "\n" + prime : prime);   // after a newline, as sample.py
   }
   for (const id of ids.slice(0, -1)) {                 // all but the last prime character
     readChar(model, id, state);
