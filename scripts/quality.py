@@ -213,6 +213,8 @@ def main():
     ap.add_argument("--corpus", action="append", help="repeatable [default: data/tinyshakespeare.txt and python-docs]")
     ap.add_argument("--minutes", type=float, default=10.0)
     ap.add_argument("--repeats", type=int, default=1, help="runs of each side, alternated")
+    ap.add_argument("--first-seed", type=int, default=0,
+                    help="the seed of the first repeat; repeat r runs seed first-seed + r [default: 0]")
     ap.add_argument("--torch-recipe", action="append", choices=list(RECIPES),
                     help="repeatable [default: both, charlstm then torch-rnn]")
     ap.add_argument("--out", type=Path, default=ROOT / "runs" / "quality")
@@ -234,7 +236,7 @@ def main():
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
     results = []
     for corpus in corpora:
-        for r in range(args.repeats):
+        for r in range(args.first_seed, args.first_seed + args.repeats):
             work = args.out / stamp / f"{Path(corpus).stem}-{r}"
             ours = run_charlstm(corpus, args.minutes, work, seed=r)
             entry = {"corpus": corpus, "repeat": r, "minutes": args.minutes, "charlstm": ours,

@@ -38,41 +38,51 @@ def data(corpus):
     return TrainData.load(corpus, TrainConfig(batch_size=4, seq_len=16))
 
 
+def reads(spe, times, budget=600):
+    """The seconds a step must take for a model to read the corpus ``times`` times."""
+    return budget * 0.93 / (times * spe)
+
+
 def test_the_biggest_candidate_that_reads_the_corpus_ten_times_is_chosen(data):
     spe = data.steps_per_epoch
     clock = Clock()
-    # 600 s at 0.93 of the time: 2 x 384 reads the corpus 600 * 0.93 / (s * spe) times.
+    # 600 s at 0.93 of the time: a model reads the corpus 600 * 0.93 / (s * spe) times.
+    # 2 x 512 would read it 11 times: it is taken, and 384 is not timed.
     cfg, choice = sizing.choose(TrainConfig(), data, 600, clock,
-                                timed(clock, {384: 600 * 0.93 / (12 * spe)}))
+                                timed(clock, {512: reads(spe, 11), 384: reads(spe, 20)}))
+    assert (cfg.hidden_size, cfg.dropout) == (512, 0.5) == (choice.hidden_size, choice.dropout)
+    assert [(c["hidden_size"], round(c["epochs"])) for c in choice.timed] == [(512, 11)]
+    assert choice.probe_s == pytest.approx(4 * reads(spe, 11))
+    # 512 would read it 7 times and 384 12 times: 384, after both were timed.
+    cfg, choice = sizing.choose(TrainConfig(), data, 600, clock,
+                                timed(clock, {512: reads(spe, 7), 384: reads(spe, 12)}))
     assert (cfg.hidden_size, cfg.dropout) == (384, 0.35) == (choice.hidden_size, choice.dropout)
-    assert [(c["hidden_size"], round(c["epochs"])) for c in choice.timed] == [(384, 12)]
-    assert choice.probe_s == pytest.approx(4 * 600 * 0.93 / (12 * spe))
-    # 9 times is too few: the defaults, which need no timing.
+    assert [(c["hidden_size"], round(c["epochs"])) for c in choice.timed] == [(512, 7), (384, 12)]
+    # 9 times is too few for either: the defaults, which need no timing.
     cfg, choice = sizing.choose(TrainConfig(), data, 600, clock,
-                                timed(clock, {384: 600 * 0.93 / (9 * spe)}))
+                                timed(clock, {512: reads(spe, 5), 384: reads(spe, 9)}))
     assert (cfg.hidden_size, cfg.dropout) == (256, 0.2)
-    assert [c["hidden_size"] for c in choice.timed] == [384]
+    assert [c["hidden_size"] for c in choice.timed] == [512, 384]
 
 
 def test_the_reason_names_the_figures_and_how_to_choose_instead(data):
     spe = data.steps_per_epoch
-    fixed = {384: 600 * 0.93 / (14 * spe)}
+    fixed = {512: reads(spe, 8), 384: reads(spe, 14)}
     _, choice = sizing.choose(TrainConfig(), data, 600, Clock(), lambda c, d: fixed[c.hidden_size])
     why = choice.to_meta()["why"]
     assert why.startswith("size: 2 x 384, dropout 0.35, chosen for the 10-min budget: "
-                          "2 x 384 (dropout 0.35) takes")
+                          "2 x 512 (dropout 0.5) takes")
+    assert "would read the corpus ~8.0 times, fewer than 10; 2 x 384 (dropout 0.35) takes" in why
     assert "would read the corpus ~14.0 times (the biggest model" in why
     assert "--hidden-size, --dropout or --no-auto-size choose instead" in why
-    fixed = {384: 600 * 0.93 / (6 * spe)}
+    fixed = {512: reads(spe, 3), 384: reads(spe, 6)}
     _, choice = sizing.choose(TrainConfig(), data, 600, Clock(), lambda c, d: fixed[c.hidden_size])
     why = choice.to_meta()["why"]
-    assert why.startswith("size: 2 x 256, dropout 0.2, chosen for the 10-min budget: 2 x 384")
+    assert why.startswith("size: 2 x 256, dropout 0.2, chosen for the 10-min budget: 2 x 512")
     assert "~6.0 times, fewer than 10" in why
 
 
-def test_the_timing_stops_at_its_share_of_the_budget_and_an_untimed_candidate_loses(
-        data, monkeypatch):
-    monkeypatch.setattr(sizing, "CANDIDATES", ((256, 0.2), (384, 0.35), (512, 0.4)))
+def test_the_timing_stops_at_its_share_of_the_budget_and_an_untimed_candidate_loses(data):
     clock = Clock()
     # 2 x 512 takes 4 x 1.25 s to time, past 2% of a 1-minute budget: 384 is not timed.
     cfg, choice = sizing.choose(TrainConfig(), data, 60, clock, timed(clock, {512: 1.25}))
