@@ -15,12 +15,15 @@ gives the epochs, and the step where the validation slice was lowest (where it f
 at a time with one thread each (BLAS and --threads 1): more runs per hour on 2 cores, but not the setting a
 user's run has, so confirm a winner alone.
 
-Writes runs/sweep/sweep-<time>.json and prints a Markdown table.
+Writes runs/sweep/sweep-<time>.json and prints a Markdown table. The runs' folders are
+deleted at the end unless --keep-runs keeps them, as runs/sweep/sweep-<time>/<variant>-<n>,
+for their metrics.csv, checkpoints and loss plots (each result's "run_dir" names its own).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import json
 import os
@@ -79,6 +82,11 @@ def result_of(proc, run_dir) -> dict:
             "chars_per_s": int(last["chars"]) / float(last["elapsed_s"])}
 
 
+def safe(name: str) -> str:
+    """A variant's name as a folder name: letters, digits, '.', '_' and '-' kept."""
+    return "".join(ch if ch.isalnum() or ch in "._-" else "_" for ch in name)
+
+
 def kernel() -> str:
     """The BLAS a child run gets (this environment's), as threadpoolctl names it."""
     code = ("import numpy, threadpoolctl; print(', '.join(f\"{i.get('internal_api')} "
@@ -97,6 +105,8 @@ def main(argv=None):
                     help="run the list once per seed (--seed S added), instead of --repeats")
     ap.add_argument("--parallel", type=int, default=1, choices=[1, 2])
     ap.add_argument("--out", type=Path, default=ROOT / "runs" / "sweep")
+    ap.add_argument("--keep-runs", action="store_true",
+                    help="keep every run's folder under OUT/sweep-<time>/ (default: deleted)")
     args = ap.parse_args(argv)
     variants = [parse_variant(v) for v in args.variant]
     seeds = args.seeds if args.seeds is not None else [None] * args.repeats
@@ -105,19 +115,27 @@ def main(argv=None):
     blas = kernel()
     print(f"BLAS: {blas}", flush=True)
     results = []
-    with tempfile.TemporaryDirectory(prefix="charlstm-sweep-") as tmp:
+    stamp = f"sweep-{datetime.now():%Y%m%d-%H%M%S}"
+    kept = args.out / stamp
+    folders = (contextlib.nullcontext(kept) if args.keep_runs
+               else tempfile.TemporaryDirectory(prefix="charlstm-sweep-"))
+    with folders as tmp:
         for i in range(0, len(jobs), args.parallel):
             batch = jobs[i:i + args.parallel]
             threads = 1 if args.parallel > 1 else None
-            procs = [(job, run_one(job[1], args.minutes, job[3], Path(tmp) / f"r{i + k}", threads),
-                      Path(tmp) / f"r{i + k}") for k, job in enumerate(batch)]
+            dirs = [Path(tmp) / (f"{safe(job[2])}-{i + k}" if args.keep_runs else f"r{i + k}")
+                    for k, job in enumerate(batch)]
+            procs = [(job, run_one(job[1], args.minutes, job[3], d, threads), d)
+                     for job, d in zip(batch, dirs)]
             for (rep, corpus, name, flags), proc, run_dir in procs:
                 res = {"corpus": corpus, "variant": name, "flags": " ".join(flags),
                        "repeat": rep, **result_of(proc, run_dir)}
+                if args.keep_runs:
+                    res["run_dir"] = os.path.relpath(run_dir, ROOT)
                 results.append(res)
                 print(json.dumps(res), flush=True)
     args.out.mkdir(parents=True, exist_ok=True)
-    out = args.out / f"sweep-{datetime.now():%Y%m%d-%H%M%S}.json"
+    out = args.out / f"{stamp}.json"
     out.write_text(json.dumps({"minutes": args.minutes, "parallel": args.parallel, "blas": blas,
                                "when": time.strftime("%Y-%m-%d %H:%M"),
                                "results": results}, indent=2) + "\n")

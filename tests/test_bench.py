@@ -30,14 +30,16 @@ def test_quality_race_runs_end_to_end_in_a_fast_mode(tmp_path):
     corpus.write_text(make_text(20000), encoding="utf-8")
     script = Path(__file__).resolve().parent.parent / "scripts" / "quality.py"
     r = subprocess.run([sys.executable, script, "--corpus", corpus, "--minutes", "0.02",
-                        "--out", tmp_path / "q"], capture_output=True, text=True, timeout=300)
+                        "--first-seed", "3", "--out", tmp_path / "q"],
+                       capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr
     assert "| c | 0.02 | charlstm |" in r.stdout
     out = json.loads(next((tmp_path / "q").glob("quality-*.json")).read_text())
     entry = out["results"][0]
+    assert entry["repeat"] == 3                                 # --first-seed: seed 3
     ours = entry["charlstm"]
     assert 0 < ours["val_full"] < 5 and ours["steps"] > 0 and 0 < ours["best_full"] < 5
-    assert ours["shape"]["hidden_size"] in (256, 384)          # chosen for the budget
+    assert ours["shape"]["hidden_size"] in (256, 384, 512)     # chosen for the budget
     if out["torch"] is not None:
         assert set(entry["torch"]) == {"charlstm", "torch-rnn"}
         for recipe, got in entry["torch"].items():
@@ -49,6 +51,31 @@ def test_quality_race_runs_end_to_end_in_a_fast_mode(tmp_path):
     r = subprocess.run([sys.executable, script, "--corpus", tmp_path / "missing.txt"],
                        capture_output=True, text=True)
     assert r.returncode == 1 and "not found" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_sweep_keeps_the_runs_folders_when_asked(tmp_path):
+    """Two variants of a few steps each: the JSON and the table, and with --keep-runs each
+    run's folder (metrics, checkpoints) stays where its result says."""
+    import json
+    from conftest import make_text
+    from scripts import sweep
+    corpus = tmp_path / "c.txt"
+    corpus.write_text(make_text(6000), encoding="utf-8")
+    small = "--hidden-size 16 --embed-size 8 --batch-size 4 --seq-len 16 --max-steps 4 --eval-every 2"
+    sweep.main(["--corpus", str(corpus), "--minutes", "1", "--out", str(tmp_path / "s"),
+                "--keep-runs", "--variant", f"a={small}", "--variant", f"b/c={small} --dropout 0.1"])
+    out = json.loads(next((tmp_path / "s").glob("sweep-*.json")).read_text())
+    assert [r["variant"] for r in out["results"]] == ["a", "b/c"]
+    root = Path(sweep.ROOT)
+    for r in out["results"]:
+        assert "error" not in r, r
+        assert r["steps"] == 4 and r["hidden_size"] == 16 and 0 < r["val_full"] < 6
+        kept = root / r["run_dir"]
+        assert (kept / "metrics.csv").exists() and (kept / "best.npz").exists()
+    assert Path(out["results"][1]["run_dir"]).name == "b_c-1"
+    sweep.main(["--corpus", str(corpus), "--minutes", "1", "--out", str(tmp_path / "t"),
+                "--variant", f"a={small}"])
+    assert [p.suffix for p in (tmp_path / "t").iterdir()] == [".json"]   # no folders kept
 
 
 def test_quality_verdict_weighs_the_margin_against_the_spread():
