@@ -147,8 +147,9 @@ def test_8_check_refuses_an_unknown_function_name():
 
 
 def _diverge(corpus, tmp_path, **kw):
-    """A run whose loss is NaN in its second step (lr 1e38 overflows the weights in the
-    first update, no clipping), and what it logged and raised."""
+    """A run whose loss stops being finite within its first few steps (lr 1e38, no
+    clipping: the first updates blow the weights up; in which step the loss overflows
+    depends on the BLAS kernel's rounding), and what it logged and raised."""
     logs = []
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -183,10 +184,11 @@ def test_9_a_stop_before_any_evaluation_reports_no_nan_or_inf(corpus, tmp_path):
 def test_10_the_nan_stop_advises_clipping_names_one_step_and_warns_nothing(corpus, tmp_path):
     logs, err, caught = _diverge(corpus, tmp_path)
     assert [w for w in caught if issubclass(w.category, RuntimeWarning)] == []
-    assert "in step 2" in err and "weights after step 1" in err
+    k = int(re.search(r"in step (\d+)", err).group(1))
+    assert 2 <= k <= 5 and f"weights after step {k - 1}" in err, err
     assert not any("stopped by nan" in line for line in logs)
     steps = {int(n) for n in re.findall(r"(?:at|in) step (\d+)", " ".join(logs) + err)}
-    assert steps == {2}, (logs, err)
+    assert steps == {k}, (logs, err)
     assert "turn gradient clipping on" in err and "--grad-clip 5" in err
     assert "or --grad-clip (now" not in err            # lowering a clip that is off: no
 
