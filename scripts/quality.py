@@ -239,8 +239,8 @@ def main():
         for r in range(args.first_seed, args.first_seed + args.repeats):
             work = args.out / stamp / f"{Path(corpus).stem}-{r}"
             ours = run_charlstm(corpus, args.minutes, work, seed=r)
-            entry = {"corpus": corpus, "repeat": r, "seed": r, "minutes": args.minutes,
-                     "charlstm": ours,
+            entry = {"corpus": corpus, "repeat": r - args.first_seed, "seed": r,
+                     "minutes": args.minutes, "charlstm": ours,
                      "torch": {rec: run_torch(corpus, args.minutes, r, rec, ours["shape"])
                                for rec in recipes}}
             results.append(entry)

@@ -36,7 +36,7 @@ def test_quality_race_runs_end_to_end_in_a_fast_mode(tmp_path):
     assert "| c | 0.02 | charlstm |" in r.stdout
     out = json.loads(next((tmp_path / "q").glob("quality-*.json")).read_text())
     entry = out["results"][0]
-    assert entry["repeat"] == entry["seed"] == 3                # --first-seed: seed 3
+    assert (entry["repeat"], entry["seed"]) == (0, 3)          # --first-seed: seed 3
     ours = entry["charlstm"]
     assert 0 < ours["val_full"] < 5 and ours["steps"] > 0 and 0 < ours["best_full"] < 5
     assert ours["shape"]["hidden_size"] in (256, 384, 512)     # chosen for the budget
