@@ -40,13 +40,13 @@ def data(corpus):
 
 def reads(spe, times, budget=600):
     """The seconds a step must take for a model to read the corpus ``times`` times."""
-    return budget * 0.93 / (times * spe)
+    return budget * sizing.STEP_SHARE / (times * spe)
 
 
 def test_the_biggest_candidate_that_reads_the_corpus_ten_times_is_chosen(data):
     spe = data.steps_per_epoch
     clock = Clock()
-    # 600 s at 0.93 of the time: a model reads the corpus 600 * 0.93 / (s * spe) times.
+    # 600 s at STEP_SHARE of the time: a model reads the corpus 600 * STEP_SHARE / (s * spe) times.
     # 2 x 512 would read it 11 times: it is taken, and 384 is not timed.
     cfg, choice = sizing.choose(TrainConfig(), data, 600, clock,
                                 timed(clock, {512: reads(spe, 11), 384: reads(spe, 20)}))
