@@ -178,7 +178,7 @@ def train(
     cell: Optional[Cell] = _opt("cell", "Recurrent cell: lstm, gru or rnn."),
     embed_size: Optional[int] = _opt("embed_size", "Character embedding size (E)."),
     dropout: Optional[float] = _opt("dropout", "Dropout between layers and before the output, in [0, 1); unset, under a time budget, see --auto-size."),
-    auto_size: Optional[bool] = typer.Option(None, "--auto-size/--no-auto-size", help="Under a time budget, with --hidden-size and --dropout unset: time a few steps of 2 x 512 (dropout 0.5), then 2 x 384 (dropout 0.35), and take the first that would read the corpus at least 10 times in the budget, else 2 x 256 (dropout 0.2), untimed (the log says what it chose and why). --no-auto-size: 256 and 0.2. \\[default: auto-size]", show_default=False),
+    auto_size: Optional[bool] = typer.Option(None, "--auto-size/--no-auto-size", help="Under a time budget, with --hidden-size and --dropout unset: time a few steps of 2 x 384 (dropout 0.35), then 2 x 512 (dropout 0.5), and take the biggest that would read the corpus at least 10 times in the budget, else 2 x 256 (dropout 0.2), untimed (the log says what it chose and why). --no-auto-size: 256 and 0.2. \\[default: auto-size]", show_default=False),
     init: Optional[str] = _opt("init", "A fresh model's weights: fan_in (N(0, 1/fan-in), forget-gate bias 1) or uniform (PyTorch's U(-1/sqrt(H), 1/sqrt(H)))."),
     embed_dropout: Optional[float] = _opt("embed_dropout", "Dropout on the character embedding, in [0, 1)."),
     seq_len: Optional[int] = _opt("seq_len", "Characters per sequence (T): how far back gradients flow."),

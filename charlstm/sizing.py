@@ -13,10 +13,12 @@ half the steps, ends lower (docs/defaults.md, "When the budget outruns the corpu
     C headers (2 MB), 10 min                  2 x 256: 14 epochs, 1.489; 2 x 384: 6.7 epochs, 1.485
 
 So a new run with a time budget, whose size the user left open, times a few training
-steps of the bigger candidates (CANDIDATES), biggest first, on its own data, estimates
-the epochs each would read within the budget, and takes the first that reads at least
-MIN_EPOCHS; if none does, the smallest (the defaults, never timed). The seconds spent
-timing count against the budget.
+steps of the bigger candidates (CANDIDATES), smallest first, on its own data, estimates
+the epochs each would read within the budget, and takes the biggest that reads at least
+MIN_EPOCHS; if none does, the smallest (the defaults, never timed). A candidate that
+falls short ends the timing: a bigger one steps slower still, so a short budget or a
+slow machine pays for one timing, not for all. The seconds spent timing count against
+the budget.
 The choice is logged, written into config.json and every checkpoint (``size_choice``),
 shown by ``charlstm info``, and kept when the run is resumed; ``--hidden-size`` or
 ``--dropout`` choose instead, and ``--no-auto-size`` keeps TrainConfig's defaults.
@@ -68,13 +70,15 @@ def why(meta: dict) -> str:
         model = f"2 x {c['hidden_size']} (dropout {c['dropout']:g})"
         said.append(f"{model} takes {c['s_per_step'] * 1000:.0f} ms a step and would read the "
                     f"corpus ~{c['epochs']:.1f} times"
-                    + ("" if c["hidden_size"] == meta["hidden_size"]
-                       else f", fewer than {meta['min_epochs']:g}"))
+                    + (f", fewer than {meta['min_epochs']:g}"
+                       if c["epochs"] < meta["min_epochs"] else ""))
     seen = {c["hidden_size"] for c in meta["timed"]}
     untimed = [str(h) for h, _ in CANDIDATES if h > meta["hidden_size"] and h not in seen]
     if untimed:
-        said.append(f"2 x {', '.join(untimed)} not timed: the timing had used its share of "
-                    "the budget")
+        short = meta["timed"] and meta["timed"][-1]["epochs"] < meta["min_epochs"]
+        said.append(f"2 x {', '.join(untimed)} not timed: "
+                    + ("a bigger model steps slower still" if short
+                       else "the timing had used its share of the budget"))
     return (f"size: 2 x {meta['hidden_size']}, dropout {meta['dropout']:g}, chosen for the "
             f"{meta['budget_s'] / 60:g}-min budget: " + "; ".join(said)
             + f" (the biggest model that reads the corpus {meta['min_epochs']:g} times or more "
@@ -119,17 +123,18 @@ def step_seconds(cfg, data, clock=time.perf_counter, steps: int = TIMED_STEPS,
 def choose(cfg, data, budget_s: float, clock=time.perf_counter, time_step=None):
     """The run's settings with the chosen size and dropout, and the SizeChoice.
 
-    The candidates are timed biggest first, and the first that would read the corpus
+    The candidates are timed smallest first, and the biggest that would read the corpus
     MIN_EPOCHS times is taken; the smallest, the defaults, needs no timing. The timing
-    stops at PROBE_SHARE of the budget (PROBE_MIN_S at least): a candidate not timed by
-    then is not chosen. time_step(cfg, deadline) -> seconds a step of cfg's model takes
+    stops at the first candidate that falls short (a bigger one steps slower), and at
+    PROBE_SHARE of the budget (PROBE_MIN_S at least): a candidate not timed by then is
+    not chosen. time_step(cfg, deadline) -> seconds a step of cfg's model takes
     (default: ``step_seconds``).
     """
     time_step = time_step or (lambda c, deadline: step_seconds(c, data, clock, deadline=deadline))
     t0 = clock()
     deadline = t0 + max(PROBE_SHARE * budget_s, PROBE_MIN_S)
     timed, chosen = [], CANDIDATES[0]
-    for hidden, dropout in reversed(CANDIDATES[1:]):
+    for hidden, dropout in CANDIDATES[1:]:
         if clock() > deadline:
             break
         s = time_step(replace(cfg, hidden_size=hidden, dropout=dropout), deadline)
@@ -137,8 +142,8 @@ def choose(cfg, data, budget_s: float, clock=time.perf_counter, time_step=None):
         epochs = steps / data.steps_per_epoch
         timed.append({"hidden_size": hidden, "dropout": dropout, "s_per_step": round(s, 6),
                       "epochs": round(epochs, 2)})
-        if epochs >= MIN_EPOCHS:
-            chosen = (hidden, dropout)
+        if epochs < MIN_EPOCHS:
             break
+        chosen = (hidden, dropout)
     choice = SizeChoice(chosen[0], chosen[1], timed, budget_s, clock() - t0)
     return replace(cfg, hidden_size=chosen[0], dropout=chosen[1]).validate(), choice

@@ -47,22 +47,24 @@ def test_the_biggest_candidate_that_reads_the_corpus_ten_times_is_chosen(data):
     spe = data.steps_per_epoch
     clock = Clock()
     # 600 s at STEP_SHARE of the time: a model reads the corpus 600 * STEP_SHARE / (s * spe) times.
-    # 2 x 512 would read it 11 times: it is taken, and 384 is not timed.
+    # 2 x 384 would read it 20 times and 2 x 512 11 times: 512, after both were timed.
     cfg, choice = sizing.choose(TrainConfig(), data, 600, clock,
                                 timed(clock, {512: reads(spe, 11), 384: reads(spe, 20)}))
     assert (cfg.hidden_size, cfg.dropout) == (512, 0.5) == (choice.hidden_size, choice.dropout)
-    assert [(c["hidden_size"], round(c["epochs"])) for c in choice.timed] == [(512, 11)]
-    assert choice.probe_s == pytest.approx(4 * reads(spe, 11))
-    # 512 would read it 7 times and 384 12 times: 384, after both were timed.
+    assert [(c["hidden_size"], round(c["epochs"])) for c in choice.timed] == [(384, 20), (512, 11)]
+    assert choice.probe_s == pytest.approx(4 * reads(spe, 11) + 4 * reads(spe, 20))
+    # 384 would read it 12 times and 512 7 times: 384.
     cfg, choice = sizing.choose(TrainConfig(), data, 600, clock,
                                 timed(clock, {512: reads(spe, 7), 384: reads(spe, 12)}))
     assert (cfg.hidden_size, cfg.dropout) == (384, 0.35) == (choice.hidden_size, choice.dropout)
-    assert [(c["hidden_size"], round(c["epochs"])) for c in choice.timed] == [(512, 7), (384, 12)]
-    # 9 times is too few for either: the defaults, which need no timing.
+    assert [(c["hidden_size"], round(c["epochs"])) for c in choice.timed] == [(384, 12), (512, 7)]
+    # 9 times is too few for 384: the defaults, and 512, which steps slower still, is not
+    # timed (a step time for it that would pass is never asked for).
     cfg, choice = sizing.choose(TrainConfig(), data, 600, clock,
-                                timed(clock, {512: reads(spe, 5), 384: reads(spe, 9)}))
+                                timed(clock, {512: reads(spe, 50), 384: reads(spe, 9)}))
     assert (cfg.hidden_size, cfg.dropout) == (256, 0.2)
-    assert [c["hidden_size"] for c in choice.timed] == [512, 384]
+    assert [c["hidden_size"] for c in choice.timed] == [384]
+    assert choice.probe_s == pytest.approx(4 * reads(spe, 9))
 
 
 def test_the_reason_names_the_figures_and_how_to_choose_instead(data):
@@ -71,23 +73,36 @@ def test_the_reason_names_the_figures_and_how_to_choose_instead(data):
     _, choice = sizing.choose(TrainConfig(), data, 600, Clock(), lambda c, d: fixed[c.hidden_size])
     why = choice.to_meta()["why"]
     assert why.startswith("size: 2 x 384, dropout 0.35, chosen for the 10-min budget: "
-                          "2 x 512 (dropout 0.5) takes")
-    assert "would read the corpus ~8.0 times, fewer than 10; 2 x 384 (dropout 0.35) takes" in why
-    assert "would read the corpus ~14.0 times (the biggest model" in why
+                          "2 x 384 (dropout 0.35) takes")
+    assert "would read the corpus ~14.0 times; 2 x 512 (dropout 0.5) takes" in why
+    assert "would read the corpus ~8.0 times, fewer than 10 (the biggest model" in why
     assert "--hidden-size, --dropout or --no-auto-size choose instead" in why
     fixed = {512: reads(spe, 3), 384: reads(spe, 6)}
     _, choice = sizing.choose(TrainConfig(), data, 600, Clock(), lambda c, d: fixed[c.hidden_size])
     why = choice.to_meta()["why"]
-    assert why.startswith("size: 2 x 256, dropout 0.2, chosen for the 10-min budget: 2 x 512")
-    assert "~6.0 times, fewer than 10" in why
+    assert why.startswith("size: 2 x 256, dropout 0.2, chosen for the 10-min budget: 2 x 384")
+    assert "~6.0 times, fewer than 10; 2 x 512 not timed: a bigger model steps slower still" in why
+    fixed = {512: reads(spe, 12), 384: reads(spe, 30)}
+    _, choice = sizing.choose(TrainConfig(), data, 600, Clock(), lambda c, d: fixed[c.hidden_size])
+    why = choice.to_meta()["why"]
+    assert "~30.0 times; 2 x 512 (dropout 0.5)" in why and "~12.0 times (the biggest" in why
+    assert "fewer than" not in why
 
 
 def test_the_timing_stops_at_its_share_of_the_budget_and_an_untimed_candidate_loses(data):
     clock = Clock()
-    # 2 x 512 takes 4 x 1.25 s to time, past 2% of a 1-minute budget: 384 is not timed.
-    cfg, choice = sizing.choose(TrainConfig(), data, 60, clock, timed(clock, {512: 1.25}))
-    assert cfg.hidden_size == 256 and [c["hidden_size"] for c in choice.timed] == [512]
-    assert "2 x 384 not timed" in choice.to_meta()["why"]
+    spe = data.steps_per_epoch
+
+    def slow_to_time(cfg, deadline):
+        # 2 x 384's untimed first step (where numba compiles) takes 20 s, past 2% of a
+        # 10-minute budget; its steps would read the corpus 30 times.
+        assert cfg.hidden_size == 384, "2 x 512 was timed after the timing's share had passed"
+        clock.t += 20
+        return reads(spe, 30)
+    cfg, choice = sizing.choose(TrainConfig(), data, 600, clock, slow_to_time)
+    assert cfg.hidden_size == 384 and [c["hidden_size"] for c in choice.timed] == [384]
+    assert "2 x 512 not timed: the timing had used its share of the budget" in \
+        choice.to_meta()["why"]
 
 
 def test_step_seconds_times_real_steps_without_touching_the_run(data):
