@@ -5,6 +5,7 @@ Layout (every entry a plain numeric array; no object arrays, no pickle):
     meta             uint8 bytes of a UTF-8 JSON document (see below)
     param/<name>     model parameters, e.g. param/layer0.Wx
     optim/<slot>/<name>, optim/t   optimizer state
+    optim/ema/<name>, optim/ema/t  the weight average (--ema-decay; optim.WeightAverage)
     state/h, state/c the recurrent state carried between training batches (L, N, H)
 
 meta: {"format": "charlstm-checkpoint", "version": 1, "model": ModelConfig fields,
@@ -16,7 +17,10 @@ Fields added later, absent from older checkpoints (absent: what those runs did):
        after the characters (a records run: train.records "lines" or "paragraphs");
        "corpus_bytes", "corpus_sha256": the corpus's size and content hash;
        "parent": {"path", "sha256", "corpus", "step"}: the checkpoint a fine-tune
-       (--init-from) started from.
+       (--init-from) started from;
+       "weights": "ema" (with "ema_decay", "ema_span_steps"): ema.npz, the averaged
+       weights alone, no optimizer or carried state (sample, eval, --init-from; not
+       --resume).
 
 Saving is atomic: the file is written to a temporary name in the same folder, flushed
 to disk, then renamed over the target, so a crash mid-save leaves the old file intact.

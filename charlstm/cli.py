@@ -198,6 +198,7 @@ def train(
     weight_decay: Optional[float] = _opt("weight_decay", "Decoupled weight decay on the weight matrices (AdamW style; 0: off)."),
     grad_clip: Optional[float] = _opt("grad_clip", "Clip threshold (0 disables)."),
     clip_mode: Optional[str] = _opt("clip_mode", "norm (global norm) or value (element-wise)."),
+    ema_decay: Optional[float] = _opt("ema_decay", "Keep an exponential moving average of the weights, over about the last 1/(1 - decay) steps, saved at the end as ema.npz and scored beside best.npz and the last weights; in [0, 1), 0: none."),
     seed: Optional[int] = _opt("seed", "Random seed (weights, dropout)."),
     dtype: Optional[str] = _opt("dtype", "float32 or float64."),
     epochs: Optional[float] = typer.Option(None, help="Stop after this many epochs in total (fractions allowed)."),
@@ -224,7 +225,7 @@ def train(
              "optimizer": optimizer, "lr": lr, "momentum": momentum,
              "lr_schedule": lr_schedule, "lr_decay": lr_decay, "lr_decay_every": lr_decay_every,
              "warmup_steps": warmup_steps, "min_lr": min_lr, "grad_clip": grad_clip,
-             "clip_mode": clip_mode, "seed": seed, "dtype": dtype, "epochs": epochs,
+             "clip_mode": clip_mode, "ema_decay": ema_decay, "seed": seed, "dtype": dtype, "epochs": epochs,
              "max_steps": max_steps, "minutes": minutes, "eval_every": eval_every, "eval_chars": eval_chars,
              "checkpoint_every": checkpoint_every, "sample_chars": sample_chars,
              "threads": threads, "stop_eval_seconds": stop_eval_seconds}

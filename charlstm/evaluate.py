@@ -96,6 +96,10 @@ def describe(ck: Checkpoint, path="") -> str:
         lines.append(f"records: {train['records']} ({what.get(train['records'], '?')}), each "
                      "from a zero state, ending in the end-of-record symbol; loss per "
                      "predicted symbol")
+    if meta.get("weights") == "ema":
+        lines.append(f"weights: averaged over about the last {meta.get('ema_span_steps', '?'):,} "
+                     f"steps (--ema-decay {meta.get('ema_decay')}), alone: for sample, eval, "
+                     "export and --init-from; to resume, use latest.npz")
     if "step" in meta:
         spe = meta.get("steps_per_epoch") or 0
         ep = f" (epoch {meta['step'] / spe:.2f})" if spe else ""
@@ -120,6 +124,9 @@ def describe(ck: Checkpoint, path="") -> str:
                      f"{train.get('seq_len')}, grad clip {train.get('grad_clip')} "
                      f"({train.get('clip_mode')}), seed {train.get('seed')}")
         lines.append(f"schedule: {_schedule(train, meta)}")
+        ema = train.get("ema_decay", 0)
+        lines.append(f"weight average: --ema-decay {ema:g}, saved as ema.npz at the end of "
+                     "each invocation" if ema else "weight average: none (--ema-decay 0)")
         threads = meta.get("threads")
         lines.append(f"threads: {threads}" if threads is not None else
                      f"threads: {train.get('threads', 0) or 'auto'} (asked for)")

@@ -12,16 +12,18 @@ gradient clipping, periodic evaluation and wall-clock budget; each runs in a fre
 process, one after the other. The figures compared are the loss on the whole validation
 split, state carried, computed the same way for all: of the last weights, and of the
 weights kept where the periodic evaluation (the same slice for all) was lowest, which is
-charlstm's best.npz. PyTorch keeps its own default initialisation (as a PyTorch user
+charlstm's best.npz, and of the weights averaged over the run's last steps (ema.npz;
+the PyTorch side of the charlstm recipe keeps the same average). PyTorch keeps its own default initialisation (as a PyTorch user
 would).
 
 The PyTorch LSTM is trained with one or both recipes (RECIPES, --torch-recipe):
   charlstm    charlstm's own defaults: Adam with its decoupled weight decay on the weight
               matrices (AdamW), its peak rate, warm-up and budget-aware schedule, through
-              charlstm's ``learning_rate`` with the same progress. Only the
+              charlstm's ``learning_rate`` with the same progress, and its weight average
+              (``optim.WeightAverage``'s arithmetic, --ema-decay). Only the
               implementations differ: speed, initialisation, numerics.
   torch-rnn   the classic recipe of jcjohnson/torch-rnn's train.lua: Adam at 2e-3,
-              halved every 5 epochs, no weight decay, no warm-up. What a PyTorch user
+              halved every 5 epochs, no weight decay, no warm-up, no average. What a PyTorch user
               porting the classic char model runs; charlstm's recipe is then on trial too.
 
 Writes runs/quality/quality-<time>.json and prints a Markdown table. Without torch the
@@ -66,7 +68,9 @@ def run_charlstm(corpus, minutes, out_dir, seed):
     m = read_metrics(run)                              # {column: [float per evaluation]}
     config = json.loads((run / "config.json").read_text())
     best = ckpt.load(run / "best.npz").meta
+    ema = ckpt.load(run / "ema.npz").meta if (run / "ema.npz").exists() else {}
     return {"val_full": m["val_full"][-1], "best_val_slice": min(m["val_loss"]),
+            "ema_full": ema.get("full_val_loss"),
             "best_full": best.get("full_val_loss"), "best_step": best.get("step"),
             "steps": int(m["step"][-1]), "chars": int(m["chars"][-1]),
             "chars_per_s": m["chars"][-1] / m["elapsed_s"][-1],
@@ -83,7 +87,7 @@ SHAPE = ("hidden_size", "dropout")
 RECIPES = {
     "charlstm": {},
     "torch-rnn": {"lr": 2e-3, "lr_schedule": "step", "lr_decay": 0.5, "lr_decay_every": 5,
-                  "warmup_steps": 0, "weight_decay": 0.0},
+                  "warmup_steps": 0, "weight_decay": 0.0, "ema_decay": 0.0},
 }
 
 
@@ -140,6 +144,8 @@ def torch_child(corpus, minutes, seed, settings=None, max_steps=None, recipe="ch
         return total / count
 
     best = [math.inf, None]                            # the lowest slice loss, and those weights
+    # charlstm's weight average (optim.WeightAverage): every 4 steps, avg = d avg + (1 - d) w.
+    average = [q.detach().clone() for q in params] if cfg.ema_decay > 0 else None
 
     def keep_best():
         """Score the slice, and keep the weights where it is lowest: charlstm's best.npz."""
@@ -170,6 +176,11 @@ def torch_child(corpus, minutes, seed, settings=None, max_steps=None, recipe="ch
         opt.step()
         state = tuple(s.detach() for s in new)
         step, batch = step + 1, batch + 1
+        if average is not None and step % 4 == 0:
+            d = min(cfg.ema_decay ** 4, (1 + step) / (10 + step))
+            with torch.no_grad():
+                for a, q in zip(average, params):
+                    a.lerp_(q, 1 - d)
         if batch == len(train_b):
             batch, epoch = 0, epoch + 1
         if step % cfg.eval_every == 0:
@@ -177,10 +188,17 @@ def torch_child(corpus, minutes, seed, settings=None, max_steps=None, recipe="ch
     elapsed = time.perf_counter() - t0
     keep_best()                                        # charlstm's run ends with an evaluation too
     last = evaluate(val_full)
+    ema_full = None
+    if average is not None:
+        with torch.no_grad():
+            for q, a in zip(params, average):
+                q.copy_(a)
+        ema_full = evaluate(val_full)
     if best[1] is not None:                            # None: every evaluation was NaN
         for m, weights in zip(modules, best[1]):
             m.load_state_dict(weights)
     return {"val_full": last, "best_full": evaluate(val_full) if best[1] is not None else None,
+            "ema_full": ema_full,
             "steps": step,
             "chars": step * N_train * T, "chars_per_s": step * N_train * T / elapsed,
             "last_lr": lr, "shape": {k: getattr(cfg, k) for k in SHAPE}}
@@ -265,7 +283,8 @@ def table(corpora, recipes, results, minutes):
         return s + (f" ({f.format(min(vals))}-{f.format(max(vals))})" if len(vals) > 1 else "")
 
     lines = ["| corpus | minutes | side | val loss (nats/char), last weights | the weights of the "
-             "lowest slice (best.npz) | steps | chars/s |", "|---|---|---|---|---|---|---|"]
+             "lowest slice (best.npz) | averaged (ema.npz) | steps | chars/s |",
+             "|---|---|---|---|---|---|---|---|"]
     verdicts = []
     for corpus in corpora:
         rs = [e for e in results if e["corpus"] == corpus]
@@ -274,8 +293,10 @@ def table(corpora, recipes, results, minutes):
             side = "charlstm" if rec is None else f"torch, {rec} recipe"
             got = runs(rs, rec)
             bests = [g["best_full"] for g in got if g.get("best_full") is not None]
+            emas = [g["ema_full"] for g in got if g.get("ema_full") is not None]
             lines.append(f"| {name} | {minutes:g} | {side} | {fmt([g['val_full'] for g in got], '{:.4f}')} | "
                          f"{fmt(bests, '{:.4f}') if bests else '-'} | "
+                         f"{fmt(emas, '{:.4f}') if emas else '-'} | "
                          f"{fmt([g['steps'] for g in got], '{:,.0f}')} | "
                          f"{fmt([g['chars_per_s'] for g in got], '{:,.0f}')} |")
         shapes = sorted({f"{g['shape']['hidden_size']} wide, dropout {g['shape']['dropout']:g}"
@@ -284,7 +305,8 @@ def table(corpora, recipes, results, minutes):
             verdicts.append(f"{name}: charlstm's runs were {' / '.join(shapes)} (chosen for the "
                             "budget, or the defaults); the PyTorch runs were given the same")
         for rec in recipes:
-            for key, what in (("val_full", "last weights"), ("best_full", "best kept")):
+            for key, what in (("val_full", "last weights"), ("best_full", "best kept"),
+                              ("ema_full", "averaged")):
                 ours = [g.get(key) for g in runs(rs, None)]
                 theirs = [g.get(key) for g in runs(rs, rec)]
                 if None in ours or None in theirs:

@@ -39,6 +39,7 @@ def test_quality_race_runs_end_to_end_in_a_fast_mode(tmp_path):
     assert (entry["repeat"], entry["seed"]) == (0, 3)          # --first-seed: seed 3
     ours = entry["charlstm"]
     assert 0 < ours["val_full"] < 5 and ours["steps"] > 0 and 0 < ours["best_full"] < 5
+    assert 0 < ours["ema_full"] < 5                            # ema.npz on the whole split
     assert ours["shape"]["hidden_size"] in (256, 384, 512)     # chosen for the budget
     if out["torch"] is not None:
         assert set(entry["torch"]) == {"charlstm", "torch-rnn"}
@@ -47,6 +48,9 @@ def test_quality_race_runs_end_to_end_in_a_fast_mode(tmp_path):
             assert got["shape"] == ours["shape"]                # PyTorch given the same size
             assert f"| c | 0.02 | torch, {recipe} recipe |" in r.stdout
         assert entry["torch"]["torch-rnn"]["last_lr"] == 2e-3       # 5 epochs take longer
+        assert 0 < entry["torch"]["charlstm"]["ema_full"] < 5      # the same average
+        assert entry["torch"]["torch-rnn"]["ema_full"] is None      # torch-rnn keeps none
+        assert "averaged, against the charlstm recipe" in r.stdout
         assert "one run each" in r.stdout
     r = subprocess.run([sys.executable, script, "--corpus", tmp_path / "missing.txt"],
                        capture_output=True, text=True)

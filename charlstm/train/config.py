@@ -59,6 +59,7 @@ class TrainConfig:
     weight_decay: float = 0.05                         # decoupled (AdamW), on weight matrices
     grad_clip: float = 5.0
     clip_mode: str = "norm"
+    ema_decay: float = 0.999                           # the weight average ema.npz keeps; 0: none
     seed: int = 0
     # stopping: these, and the fields below, may change when a run is resumed
     epochs: float | None = None
@@ -101,6 +102,7 @@ class TrainConfig:
             (self.warmup_steps >= 0, f"--warmup-steps must be 0 or more, got {self.warmup_steps}"),
             (0 <= self.min_lr <= self.lr, f"--min-lr must be in [0, --lr], got {self.min_lr}"),
             (self.grad_clip >= 0, f"--grad-clip must be 0 (off) or more, got {self.grad_clip}"),
+            (0 <= self.ema_decay < 1, f"--ema-decay must be in [0, 1) (0: no averaged weights), got {self.ema_decay}"),
             (self.clip_mode in ("norm", "value"), f"--clip-mode must be norm or value, got {self.clip_mode!r}"),
             (self.epochs is None or self.epochs > 0, f"--epochs must be greater than 0, got {self.epochs}"),
             (self.max_steps is None or self.max_steps >= 1, f"--max-steps must be at least 1, got {self.max_steps}"),
@@ -124,7 +126,8 @@ MUTABLE = ["epochs", "max_steps", "minutes", "eval_every", "checkpoint_every",
 FIXED = [f.name for f in fields(TrainConfig) if f.name not in MUTABLE]
 # Fields added after runs were saved without them, whose default is not what those runs did.
 BEFORE_FIELD = {"embed_dropout": None,                 # the embedding had --dropout
-                "auto_size": False}
+                "auto_size": False,
+                "ema_decay": 0.0}                      # no averaged weights
 # The defaults of a records run (--records) where they differ from a stream's, measured
 # on names.txt (docs/records-and-finetuning.md); flags the user sets win.
 RECORDS_DEFAULTS = {"lr": 8e-3, "dropout": 0.4}
@@ -145,6 +148,7 @@ class TrainResult:
     signal: str | None = None                          # SIGINT, SIGTERM or SIGHUP (an interrupt)
     best_full_val_loss: float = math.nan               # best.npz's weights on the whole split
     best_step: int | None = None                       # the step best.npz was saved at
+    ema_full_val_loss: float = math.nan                # ema.npz's averaged weights on the whole split
 
 
 class Diverged(CharlstmError):

@@ -173,9 +173,16 @@ class RunFolder:
         rows[-1].update(values)
         self.write_metrics(rows)
 
-    def save_checkpoint(self, name, meta, model, opt, state):
+    def save_checkpoint(self, name, meta, model, opt, state, extra=None):
+        """extra: more state saved beside the optimizer's (the weight average)."""
         with self._writing(name):                      # ckpt.save removes its temporary file
-            ckpt.save(self.path / name, meta, model.params, opt.state_dict(), state)
+            ckpt.save(self.path / name, meta, model.params, opt.state_dict() | (extra or {}),
+                      state)
+
+    def save_weights(self, name, meta, params):
+        """A checkpoint of weights alone (ema.npz): no optimizer state, no carried state."""
+        with self._writing(name):
+            ckpt.save(self.path / name, meta, params)
 
     def update_meta(self, name, ck, **fields):
         """Rewrite checkpoint ``name`` (loaded as ``ck``) with ``fields`` in its metadata."""

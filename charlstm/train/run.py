@@ -52,6 +52,10 @@ def train(corpus, cfg: TrainConfig | None = None, run_dir=None, resume=None,
                                 "it cannot be combined with --resume, which continues a run")
         run_dir, ck_path = _resolve_resume(resume)
         ck = ckpt.load(ck_path)
+        if ck.meta.get("weights") == "ema":
+            raise CharlstmError(f"cannot resume from {ck_path}: it holds averaged weights "
+                                "alone (for sample, eval, export or --init-from), not the "
+                                f"optimizer's state; resume from {run_dir / 'latest.npz'}")
         cfg = _resumed_config(cfg, ck, explicit)
         corpus = corpus if corpus is not None else ck.meta["corpus"]
     elif corpus is None:

@@ -14,7 +14,7 @@ from tqdm import tqdm
 
 from .. import checkpoint as ckpt
 from ..model import CharLSTM
-from ..optim import clip_grads, learning_rate, make_optimizer, take_step
+from ..optim import WeightAverage, clip_grads, learning_rate, make_optimizer, take_step
 from ..sample import sample, sample_record
 from .budget import Budget, _Meter, _previous_horizon
 from .config import Diverged, EvaluationStopped, RunFolderError, TrainConfig, TrainResult
@@ -47,6 +47,9 @@ class Trainer:
         self.model = CharLSTM(cfg.model_config(len(data.vocab)), seed=cfg.seed, dtype=dtype,
                               params=params, threads=cfg.threads, init=cfg.init)
         self.opt = make_optimizer(cfg.optimizer, self.model.params, cfg.momentum)
+        # The weight average (ema.npz at the end); None with --ema-decay 0.
+        self.average = (WeightAverage(self.model.params, cfg.ema_decay)
+                        if cfg.ema_decay > 0 else None)
         self.resumed = ck is not None
         if ck is None:
             self.step = self.epoch = self.batch = 0
@@ -55,6 +58,9 @@ class Trainer:
         else:
             self.model.dropout_rng.bit_generator.state = ck.meta["rng"]
             self.opt.load_state_dict(ck.optim)
+            if self.average is not None and not self.average.load_state_dict(ck.optim):
+                self.log("the checkpoint holds no weight average: it starts again from "
+                         "these weights")
             self.step, self.epoch, self.batch = ck.meta["step"], ck.meta["epoch"], ck.meta["batch"]
             best = ck.meta["best_val_loss"]
             self.best = min(best if best is not None else math.inf, folder.best_saved_loss())
@@ -72,6 +78,7 @@ class Trainer:
         self.last_val = float(rows[-1]["val_loss"]) if rows else math.nan
         self.full_val = math.nan
         self.best_full, self.best_step = math.nan, None    # best.npz on the whole split, at the end
+        self.ema_full = math.nan                       # ema.npz on the whole split, at the end
         self.eval_s = 0.0                              # seconds spent evaluating
         self.lr = self.learning_rate()
         self.stop = _StopFlag(cfg.stop_eval_seconds, clock)
@@ -105,6 +112,8 @@ class Trainer:
                         break
                     take_step(opt, model.params, grads, self.lr, cfg.weight_decay)
                     self.count(loss, norm, new_state)
+                    if self.average is not None:
+                        self.average.update(model.params, self.step)
                     bar.update(1)
                     if self.step % cfg.eval_every == 0:
                         self.evaluate(stop=self.evaluation_cut)
@@ -120,7 +129,7 @@ class Trainer:
             raise Diverged(diverged)
         return TrainResult(self.folder.path, self.step, self.epoch, self.best, self.last_val,
                            stopped_by, self.full_val, interrupted.name, self.best_full,
-                           self.best_step)
+                           self.best_step, self.ema_full)
 
     # ---------------------------------------------------------------- its steps
 
@@ -174,7 +183,14 @@ class Trainer:
                 f"was not applied; {kept}; {fix}")
 
     def save(self, name):
-        meta = dict(self.meta, step=self.step, epoch=self.epoch, batch=self.batch,
+        with self.stop.saving_checkpoint():
+            self.folder.save_checkpoint(name, self.checkpoint_meta(), self.model, self.opt,
+                                        self.state,
+                                        self.average.state_dict() if self.average else None)
+
+    def checkpoint_meta(self) -> dict:
+        """What a checkpoint records besides the run's description: where the run is."""
+        return dict(self.meta, step=self.step, epoch=self.epoch, batch=self.batch,
                     best_val_loss=None if math.isinf(self.best) else self.best,
                     lr_progress=self.budget.progress(self.step),
                     rng=self.model.dropout_rng.bit_generator.state,
@@ -182,8 +198,6 @@ class Trainer:
                     train_loss_ema=[self.meter.ema, self.meter.weight],
                     full_val_loss=self.full_val if math.isfinite(self.full_val) else None,
                     threads=self.threads_used, total_steps=self.budget.total_steps)
-        with self.stop.saving_checkpoint():
-            self.folder.save_checkpoint(name, meta, self.model, self.opt, self.state)
 
     def evaluate(self, final=False, stop=None):
         """Score the validation slice (and at the end the whole split), write a metrics row,
@@ -277,6 +291,41 @@ class Trainer:
                      f"{self.full_val:.4f}")
         self.folder.update_meta("best.npz", ck, full_val_loss=self.best_full)
 
+    def save_average(self, stop=None):
+        """At the end of a run, the weight average as ema.npz (weights only: for sample,
+        eval, export and --init-from, not --resume), scored on the whole validation split
+        beside the last weights and best.npz, and which of the three scores lowest."""
+        if self.average is None:
+            return
+        avg = self.average
+        span = min(1 / (1 - avg.decay), 4 * (10 + self.step) / 9)   # steps it mostly spans
+        meta = dict(self.checkpoint_meta(), best_val_loss=None, weights="ema",
+                    ema_decay=avg.decay, ema_span_steps=round(span), full_val_loss=None)
+        if math.isfinite(self.full_val):
+            model = CharLSTM(self.model.cfg, seed=None, dtype=self.model.dtype,
+                             threads=self.cfg.threads, params=avg.params)
+            t0 = self.clock()
+            try:
+                self.ema_full = evaluate(model, self.data.val_full, stop)
+                meta["full_val_loss"] = self.ema_full
+            except EvaluationStopped as e:
+                self.log(f"ema.npz not scored on the whole validation split ({e})")
+            finally:
+                self.eval_s += self.clock() - t0
+        with self.stop.saving_checkpoint():
+            self.folder.save_weights("ema.npz", meta, avg.params)
+        if not math.isfinite(self.ema_full):
+            return
+        scores = {"ema.npz": self.ema_full, "the last weights": self.full_val}
+        if math.isfinite(self.best_full) and self.best_step != self.step:
+            scores["best.npz"] = self.best_full
+        lowest = min(scores, key=scores.get)
+        self.log(f"ema.npz (the weights averaged over about the last {span:,.0f} steps, "
+                 f"--ema-decay {avg.decay:g}) on the whole validation split: "
+                 f"{self.ema_full:.4f} nats/{self.unit}; "
+                 + ", ".join(f"{k} {v:.4f}" for k, v in scores.items() if k != "ema.npz")
+                 + f": the lowest is {lowest}")
+
     @property
     def unit(self) -> str:
         """What the losses are per: a character, or a symbol for records (the end counts)."""
@@ -315,6 +364,7 @@ class Trainer:
         if stopped_by != "nan":
             self.evaluate(final=True, stop=self.evaluation_cut)
             self.score_best(stop=self.evaluation_cut)
+            self.save_average(stop=self.evaluation_cut)
         if stopped_by != "nan" or all(np.isfinite(p).all() for p in self.model.params.values()):
             self.save("latest.npz")
         if stopped_by == "nan":
@@ -335,6 +385,8 @@ class Trainer:
         if math.isfinite(self.best_full) and self.best_step != self.step:
             parts.append(f"best.npz (step {self.best_step}) on the whole split "
                          f"{self.best_full:.4f}")
+        if math.isfinite(self.ema_full):
+            parts.append(f"ema.npz (averaged weights) {self.ema_full:.4f}")
         parts.append(f"run folder {self.folder.path}")
         self.log("; ".join(parts))
 
